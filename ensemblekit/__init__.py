@@ -1,0 +1,24 @@
+"""ensemblekit: scikit-learn-compatible tools for classical machine learning on tabular data.
+
+Subpackages
+-----------
+estimators
+    Linear models trained by first-order gradient methods, hot loops compiled by Numba.
+ensembles
+    Stacking, blending, optimized weights, ensemble selection, k-fold bagging, boosting.
+tuning
+    Bayesian and Hyperband cross-validated search, resumable, parallel through joblib/Dask.
+
+Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+__all__ = ["estimators", "ensembles", "tuning", "__version__"]
+
+
+def __getattr__(name):
+    if name in ("estimators", "ensembles", "tuning"):
+        return importlib.import_module(f"ensemblekit.{name}")
+    raise AttributeError(f"module 'ensemblekit' has no attribute {name!r}")

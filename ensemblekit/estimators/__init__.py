@@ -1,0 +1,1 @@
+"""ensemblekit.estimators."""
