@@ -1,1 +1,19 @@
-"""ensemblekit.estimators."""
+"""Linear models fitted by first-order methods, with the hot loops compiled by Numba.
+
+``GDRegressor`` exposes every loss, penalty, optimizer and schedule; ``GDLinearRegression``,
+``GDRidge``, ``GDLasso`` and ``GDElasticNet`` minimize exactly scikit-learn's objectives
+with its meaning of ``alpha``.
+"""
+
+from ._exceptions import DivergenceError
+from ._gd_regressor import GDRegressor
+from ._linear_twins import GDElasticNet, GDLasso, GDLinearRegression, GDRidge
+
+__all__ = [
+    "DivergenceError",
+    "GDElasticNet",
+    "GDLasso",
+    "GDLinearRegression",
+    "GDRegressor",
+    "GDRidge",
+]

@@ -1,0 +1,118 @@
+"""Which accelerator the boosting libraries can actually use here (probed once per process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from contextlib import contextmanager
+from functools import cache
+
+import numpy as np
+
+logger = logging.getLogger("ensemblekit.ensembles")
+
+
+@contextmanager
+def _silence_native_stdout():
+    """LightGBM's C++ core prints '[Fatal] ...' to fd 1 before raising; keep the probe quiet."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real fd 1 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+@cache
+def xgboost_cuda() -> tuple[bool, str]:
+    """(usable, reason): can XGBoost train with ``device="cuda"`` in this process?"""
+    import xgboost as xgb
+
+    if not xgb.build_info().get("USE_CUDA", False):
+        return False, "this XGBoost build has no CUDA support"
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            booster = xgb.train(
+                {"device": "cuda", "tree_method": "hist", "verbosity": 1},
+                xgb.DMatrix(X, label=X[:, 0]),
+                num_boost_round=1,
+            )
+        # XGBoost silently (well, with a warning) moves to the CPU when it finds no GPU.
+        device = json.loads(booster.save_config())["learner"]["generic_param"]["device"]
+    except Exception as exc:  # driver, memory or build problems all mean "not usable"
+        return False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if not device.startswith("cuda"):
+        msgs = [str(w.message).splitlines()[0] for w in caught]
+        return False, msgs[0] if msgs else f"XGBoost fell back to device={device!r}"
+    return True, "ok"
+
+
+@cache
+def lightgbm_gpu() -> tuple[str | None, str]:
+    """(device_type or None, reason): the GPU flavour LightGBM can train with, if any.
+
+    ``"cuda"`` needs a LightGBM built with CUDA (conda-forge or a source build); ``"gpu"`` is
+    the OpenCL learner of the PyPI wheel, which needs an OpenCL runtime.
+    """
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((64, 2)), rng.random(64)
+    reasons = []
+    for device_type in ("cuda", "gpu"):
+        try:
+            with _silence_native_stdout():
+                lgb.train(
+                    {"device_type": device_type, "verbose": -1, "num_leaves": 4},
+                    lgb.Dataset(X, y),
+                    num_boost_round=1,
+                )
+            return device_type, "ok"
+        except Exception as exc:
+            reasons.append(f"{device_type}: {str(exc).splitlines()[0] if str(exc) else exc}")
+    return None, "; ".join(reasons)
+
+
+def resolve_device(backend: str, device: str) -> str:
+    """Map ``device`` ("auto"/"cpu"/"cuda") to what the backend will be given.
+
+    ``"auto"`` falls back to the CPU with one INFO log line per process and backend, never an
+    error; an explicit ``"cuda"`` that cannot work is an error.
+    """
+    if device == "cpu":
+        return "cpu"
+    if backend == "xgboost":
+        ok, reason = xgboost_cuda()
+        gpu = "cuda" if ok else None
+    else:
+        gpu, reason = lightgbm_gpu()
+    if gpu is not None:
+        return gpu
+    if device == "cuda":
+        raise ValueError(f"device='cuda' was requested but {backend} cannot use a GPU: {reason}")
+    _log_fallback_once(backend, reason)
+    return "cpu"
+
+
+@cache
+def _log_fallback_once(backend: str, reason: str) -> None:
+    logger.info("BoostingRegressor(device='auto'): no usable GPU for %s (%s); using the CPU.",
+                backend, reason)
+
+
+def cuda_available() -> bool:
+    """True when XGBoost can train on a CUDA GPU here (used to gate GPU tests)."""
+    return xgboost_cuda()[0]

@@ -1,0 +1,217 @@
+"""One epoch of per-sample or mini-batch descent, compiled once per dtype.
+
+Dense and CSR inputs go through the same kernel (``is_sparse`` selects the row access;
+the unused representation is an empty array), and loss, optimizer and schedule are
+integer codes, so each dtype compiles this kernel exactly once.
+
+Per-sample plain SGD (the SGDRegressor case) has its own lean loop: the weights are
+stored as ``wscale * theta`` so the L2 shrinkage costs O(1), and the L1 part uses
+Tsuruoka et al.'s (2009) cumulative penalty, applied lazily to the non-zeros of each
+CSR row and flushed on every coordinate at the end of the epoch. When an averaged
+iterate is requested the L1 penalty is applied to every coordinate at every step so
+that the average is taken over the true (post-prox) iterates; scikit-learn's lazy
+averaging skips that and returns wrong averages with L1 (see the tests).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._losses import loss_derivative
+from ._optimizers import SGD, bias_corrections, optimizer_step
+from ._penalties import soft_threshold
+from ._schedules import learning_rate_at
+
+# Layout of the scalar state array ``st`` shared with the estimator.
+ST_T = 0  # updates made so far
+ST_U = 1  # cumulative L1 penalty (Tsuruoka's u)
+ST_EPOCH = 2  # completed epochs
+ST_N_AVG = 3  # iterates in the running average
+ST_SIZE = 4
+
+_FM = {"reassoc", "contract", "nsz"}
+
+
+@njit(cache=True, fastmath=_FM)
+def _row_dot(Xd, data, indices, indptr, is_sparse, i, w, p):
+    s = 0.0
+    if is_sparse:
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * w[indices[k]]
+    else:
+        for j in range(p):
+            s += Xd[i, j] * w[j]
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _row_axpy(Xd, data, indices, indptr, is_sparse, i, a, out, p):
+    if is_sparse:
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += a * data[k]
+    else:
+        for j in range(p):
+            out[j] += a * Xd[i, j]
+
+
+@njit(cache=True)
+def _cumulative_l1(theta, q, j, u, wscale):
+    # Tsuruoka's clipping against the total penalty u; q[j] is what j actually received.
+    z = theta[j]
+    if wscale * z > 0.0:
+        theta[j] = max(0.0, z - (u + q[j]) / wscale)
+    elif wscale * z < 0.0:
+        theta[j] = min(0.0, z + (u - q[j]) / wscale)
+    q[j] += wscale * (theta[j] - z)
+
+
+@njit(cache=True)
+def _update_average(avg, theta, wscale, n_avg, p):
+    inv = 1.0 / n_avg
+    for j in range(p):
+        avg[j] += (wscale * theta[j] - avg[j]) * inv
+    avg[p] += (theta[p] - avg[p]) * inv
+
+
+@njit(cache=True)
+def _plain_sgd_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, p, theta, q, avg,
+                     st, loss_code, epsilon, quantile, sched_code, lr0, sp, milestones,
+                     alpha, l1_ratio, fit_intercept, average_start):
+    n = order.shape[0]
+    l2 = alpha * (1.0 - l1_ratio)
+    l1 = alpha * l1_ratio
+    lazy = is_sparse and average_start == 0
+    wscale = 1.0
+    t = st[ST_T]
+    u = st[ST_U]
+    epoch = st[ST_EPOCH]
+    status = 0
+    for k in range(n):
+        i = order[k]
+        lr = learning_rate_at(sched_code, lr0, t, epoch + k / n, sp, milestones)
+        pred = wscale * _row_dot(Xd, data, indices, indptr, is_sparse, i, theta, p) + theta[p]
+        if not math.isfinite(pred):
+            status = 1
+            break
+        dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+        if l2 > 0.0:
+            shrink = 1.0 - lr * l2
+            if shrink <= 0.0:
+                theta[:p] = 0.0
+                wscale = 1.0
+            else:
+                wscale *= shrink
+                if wscale < 1e-9:
+                    theta[:p] *= wscale
+                    wscale = 1.0
+        if dl != 0.0:
+            _row_axpy(Xd, data, indices, indptr, is_sparse, i, -lr * dl / wscale, theta, p)
+            if fit_intercept:
+                theta[p] -= lr * dl
+        if l1 > 0.0:
+            u += lr * l1
+            if lazy:
+                for kk in range(indptr[i], indptr[i + 1]):
+                    _cumulative_l1(theta, q, indices[kk], u, wscale)
+            else:
+                for j in range(p):
+                    _cumulative_l1(theta, q, j, u, wscale)
+        t += 1.0
+        if average_start > 0 and t >= average_start:
+            st[ST_N_AVG] += 1.0
+            _update_average(avg, theta, wscale, st[ST_N_AVG], p)
+    theta[:p] *= wscale
+    if l1 > 0.0 and lazy and status == 0:
+        for j in range(p):
+            _cumulative_l1(theta, q, j, u, 1.0)
+    st[ST_T] = t
+    st[ST_U] = u
+    return status
+
+
+@njit(cache=True)
+def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p, theta,
+                 m, v, avg, grad, st, loss_code, epsilon, quantile, opt_code, hp, sched_code,
+                 lr0, sp, milestones, alpha, l1_ratio, fit_intercept, average_start):
+    n = order.shape[0]
+    l2 = alpha * (1.0 - l1_ratio)
+    l1 = alpha * l1_ratio
+    adamw = opt_code == 6
+    n_steps = (n + batch_size - 1) // batch_size
+    t = st[ST_T]
+    epoch = st[ST_EPOCH]
+    n_coef = p + 1 if fit_intercept else p
+    for s in range(n_steps):
+        start = s * batch_size
+        stop = min(n, start + batch_size)
+        grad[:] = 0.0
+        for k in range(start, stop):
+            i = order[k]
+            pred = _row_dot(Xd, data, indices, indptr, is_sparse, i, theta, p) + theta[p]
+            if not math.isfinite(pred):
+                st[ST_T] = t
+                return 1
+            dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+            if dl != 0.0:
+                _row_axpy(Xd, data, indices, indptr, is_sparse, i, dl, grad, p)
+                grad[p] += dl
+        inv_b = 1.0 / (stop - start)
+        lr = learning_rate_at(sched_code, lr0, t, epoch + s / n_steps, sp, milestones)
+        t += 1.0
+        bc1, bc2 = bias_corrections(opt_code, t, hp)
+        for j in range(n_coef):
+            g = grad[j] * inv_b
+            decay = 0.0
+            if j < p:
+                if adamw:
+                    decay = l2
+                else:
+                    g += l2 * theta[j]
+            w_new, m_new, v_new, eff = optimizer_step(
+                opt_code, theta[j], g, m[j], v[j], lr, bc1, bc2, hp, decay
+            )
+            if j < p and l1 > 0.0:
+                w_new = soft_threshold(w_new, eff * l1)
+            theta[j] = w_new
+            m[j] = m_new
+            v[j] = v_new
+        if average_start > 0 and t >= average_start:
+            st[ST_N_AVG] += 1.0
+            _update_average(avg, theta, 1.0, st[ST_N_AVG], p)
+    st[ST_T] = t
+    return 0
+
+
+@njit(cache=True)
+def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p, theta, m, v,
+              q, avg, grad, st, loss_code, epsilon, quantile, opt_code, hp, sched_code, lr0,
+              sp, milestones, alpha, l1_ratio, fit_intercept, average_start):
+    """Run one pass over ``order`` and return 0, or 1 at the first non-finite prediction.
+
+    ``theta`` holds the coefficients followed by the intercept and is updated in place,
+    as are the optimizer states ``m``, ``v``, the cumulative-L1 record ``q``, the running
+    average ``avg`` and the scalar state ``st`` (layout ``ST_*``). ``sw`` are sample
+    weights rescaled to mean one over the rows in ``order``. ``average_start`` is 0 for
+    no averaging, else the update count from which iterates are averaged.
+    """
+    if opt_code == SGD and batch_size == 1:
+        status = _plain_sgd_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, p, theta,
+                                  q, avg, st, loss_code, epsilon, quantile, sched_code, lr0, sp,
+                                  milestones, alpha, l1_ratio, fit_intercept, average_start)
+    else:
+        status = _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
+                              theta, m, v, avg, grad, st, loss_code, epsilon, quantile, opt_code,
+                              hp, sched_code, lr0, sp, milestones, alpha, l1_ratio,
+                              fit_intercept, average_start)
+    if status == 0:
+        for j in range(p + 1):
+            if not math.isfinite(theta[j]):
+                return 1
+    return status
+
+
+def empty_inputs(dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Placeholders for the representation (dense or CSR) that is not in use."""
+    return (np.empty((0, 0), dtype=dtype), np.empty(0, dtype=dtype),
+            np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32))

@@ -1,0 +1,415 @@
+"""GDRegressor: a linear model fitted by first-order methods with every option exposed."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseGD, GDConfig, make_hp
+from ._losses import LOSS_CODES
+from ._optimizers import SOLVER_CODES
+from ._penalties import penalty_split
+from ._schedules import (
+    CYCLIC_MODES,
+    SCHEDULE_CODES,
+    SP_CYCLIC_MODE,
+    SP_ETA_MIN,
+    SP_GAMMA,
+    SP_MAX_LR,
+    SP_POWER_T,
+    SP_SCALE,
+    SP_SIZE,
+    SP_STEP_SIZE,
+    SP_T_0,
+    SP_T_MULT,
+    SP_WARMUP,
+)
+
+
+def schedule_params(gamma, step_size, power_t, max_lr, cyclic_mode, T_0, T_mult, eta_min,
+                    warmup_steps) -> np.ndarray:
+    """Schedule parameter array in the ``_schedules.SP_*`` layout."""
+    sp = np.zeros(SP_SIZE)
+    sp[SP_GAMMA] = gamma
+    sp[SP_STEP_SIZE] = step_size
+    sp[SP_POWER_T] = power_t
+    sp[SP_MAX_LR] = max_lr
+    sp[SP_CYCLIC_MODE] = CYCLIC_MODES[cyclic_mode]
+    sp[SP_T_0] = T_0
+    sp[SP_T_MULT] = T_mult
+    sp[SP_ETA_MIN] = eta_min
+    sp[SP_SCALE] = 1.0
+    sp[SP_WARMUP] = warmup_steps
+    return sp
+
+
+def milestones_array(milestones) -> np.ndarray:
+    if milestones is None:
+        return np.zeros(0)
+    return np.sort(np.asarray(milestones, dtype=np.float64).ravel())
+
+
+class GDRegressor(BaseGD):
+    r"""Linear regression fitted by first-order methods (SGD, momentum, Adam, FISTA...).
+
+    Minimizes, over the coefficients ``w`` and the intercept ``b``,
+
+    .. math::
+
+        F(w, b) = \frac{1}{\sum_i s_i} \sum_i s_i L(y_i, x_i^\top w + b)
+                  + \alpha \left(\rho \|w\|_1 + \frac{1 - \rho}{2} \|w\|_2^2\right)
+
+    with sample weights :math:`s_i` and :math:`\rho` = ``l1_ratio``. With
+    ``loss="squared_error"``, :math:`L = \frac12 (y - p)^2` and ``alpha`` has the meaning of
+    :class:`~sklearn.linear_model.SGDRegressor` and :class:`~sklearn.linear_model.ElasticNet`
+    (Ridge's ``alpha`` divided by the number of samples). The intercept is never penalized.
+    The L1 part is applied by proximal (soft-thresholding) steps, so coefficients reach exact
+    zeros; per-sample SGD uses Tsuruoka's cumulative penalty, lazily on sparse rows.
+
+    Per-sample and mini-batch loops are compiled by Numba (cached on disk); one kernel per
+    dtype covers every loss, penalty, optimizer and schedule. Multi-output targets are not
+    supported (a ``ValueError`` is raised); use
+    :class:`~sklearn.multioutput.MultiOutputRegressor`.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "absolute_error", "huber", "log_cosh", "quantile", \
+            "epsilon_insensitive", "squared_epsilon_insensitive"}, default="squared_error"
+        The data-fit term L(y, p), with r = p - y: ``r^2/2``, ``|r|``, Huber
+        (``r^2/2`` for ``|r| <= epsilon``, else ``epsilon |r| - epsilon^2/2``),
+        ``log(cosh(r))``, the pinball loss of level ``quantile``, ``max(0, |r| - epsilon)``
+        and ``max(0, |r| - epsilon)^2`` (no 1/2, as in SGDRegressor).
+    epsilon : float, default=0.1
+        Threshold of "huber", "epsilon_insensitive" and "squared_epsilon_insensitive".
+    quantile : float, default=0.5
+        Level of the "quantile" loss, in (0, 1).
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        Regularization term; "l2" is ``l1_ratio=0``, "l1" is ``l1_ratio=1``.
+    alpha : float, default=1e-4
+        Regularization strength.
+    l1_ratio : float, default=0.15
+        Elastic-net mixing (only used with ``penalty="elasticnet"``).
+    fit_intercept : bool, default=True
+        Whether to fit the (unpenalized) intercept.
+    solver : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", \
+            "fista"}, default="sgd"
+        Update rule. Penalties are applied proximally after the step of each method, with
+        the effective per-coordinate step. "adamw" applies the L2 part as decoupled weight
+        decay ``w <- w (1 - lr alpha (1 - l1_ratio))`` and so does not minimize F exactly.
+        "fista" is full-batch accelerated proximal gradient with backtracking and restart
+        (smooth losses only); for the squared loss with ``n_samples >= 2 n_features`` it
+        works on the precomputed Gram matrix.
+    batch_size : int or "full", default=1
+        Samples per update: 1 is per-sample (stochastic), an int is mini-batch, "full" is
+        full-batch gradient descent. Ignored by "fista" (always full batch).
+    learning_rate : {"constant", "step", "multistep", "exponential", "invscaling", \
+            "cyclic", "cosine", "plateau"}, default="invscaling"
+        Schedule, as a function of the update count t (0-based) and the continuous epoch e:
+        "constant": lr0; "step": ``lr0 gamma^floor(floor(e) / step_size)``; "multistep":
+        ``lr0 gamma^(number of milestones <= floor(e))``; "exponential":
+        ``lr0 gamma^floor(e)``; "invscaling": ``lr0 / (t + 1)^power_t``; "cyclic": Smith's
+        cyclical rate between lr0 and ``max_lr`` with half-cycle ``step_size`` epochs and
+        ``cyclic_mode``; "cosine": SGDR cosine annealing from lr0 to ``eta_min`` with warm
+        restarts after ``T_0``, ``T_0 T_mult``, ... epochs; "plateau": lr0 times ``gamma``
+        each time the objective has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, training stops once the rate is below 1e-6. Ignored by "fista".
+    learning_rate_init : float or None, default=None
+        Initial learning rate lr0. None means 0.01 (0.001 for "adam" and "adamw"); for
+        "fista" it is the initial step of the backtracking line search and None means
+        1/L (L, the Lipschitz constant of the gradient, estimated).
+    power_t : float, default=0.25
+        Exponent of "invscaling".
+    gamma : float, default=0.1
+        Decay factor of "step", "multistep", "exponential", "plateau", and of "cyclic"
+        with ``cyclic_mode="exp_range"`` (per epoch).
+    step_size : float, default=10
+        Epochs between decays for "step"; half-cycle length in epochs for "cyclic".
+    milestones : array-like of int or None, default=None
+        Epochs at which "multistep" decays the rate.
+    max_lr : float, default=0.1
+        Upper rate of "cyclic".
+    cyclic_mode : {"triangular", "triangular2", "exp_range"}, default="triangular"
+        Amplitude policy of "cyclic".
+    T_0 : float, default=10
+        Length in epochs of the first "cosine" cycle.
+    T_mult : float, default=1
+        Growth factor of the "cosine" cycle length after each restart.
+    eta_min : float, default=0.0
+        Lowest rate of "cosine".
+    warmup_steps : int, default=0
+        Linear warm-up: the rate of update t is multiplied by ``(t + 1) / warmup_steps``
+        for the first ``warmup_steps`` updates (any schedule).
+    momentum : float, default=0.9
+        Momentum of "momentum" and "nesterov".
+    beta_1 : float, default=0.9
+        First-moment decay of "adam" and "adamw".
+    beta_2 : float, default=0.999
+        Second-moment decay of "adam" and "adamw".
+    rho : float, default=0.9
+        Squared-gradient decay of "rmsprop".
+    adam_epsilon : float, default=1e-8
+        Denominator offset of "adagrad", "rmsprop", "adam" and "adamw".
+    max_iter : int, default=1000
+        Maximum number of epochs (passes over the data; iterations for "fista").
+    tol : float or None, default=1e-3
+        Stopping tolerance. Training stops when the objective F (penalty included) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs (with ``early_stopping``: the
+        validation R^2). For "fista" it stops when the largest entry of the
+        proximal-gradient mapping is below ``tol`` times its value at zero. None disables
+        stopping.
+    n_iter_no_change : int, default=5
+        Patience of the stopping rule (and of "plateau").
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the samples, stop when the validation R^2 has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
+        coefficients of the best epoch.
+    validation_fraction : float, default=0.1
+        Fraction of samples held out for early stopping.
+    shuffle : bool, default=True
+        Shuffle the samples each epoch (stochastic and mini-batch solvers).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffling and of the validation split.
+    average : bool or int, default=False
+        Return the average of the iterates (post-prox, so correct with L1) instead of the
+        last one; an int k starts averaging at update k. Ignored by "fista".
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    verbose : int, default=0
+        Print the objective every epoch.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients (same float dtype as X).
+    intercept_ : float
+        Intercept.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (with ``partial_fit``: calls so far).
+    t_ : int
+        Number of parameter updates made.
+    loss_curve_ : list of float
+        Training objective F (penalty included) after each epoch.
+    validation_scores_ : list of float
+        Validation R^2 after each epoch (only with ``early_stopping``).
+    best_iteration_ : int
+        Epoch (1-based) whose coefficients were restored (only with ``early_stopping``).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    GDElasticNet, GDLasso, GDRidge, GDLinearRegression : Twins with scikit-learn's objective.
+    sklearn.linear_model.SGDRegressor : scikit-learn's per-sample SGD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.estimators import GDRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(200, 3)
+    >>> y = X @ np.array([1.0, -2.0, 0.0]) + 0.5
+    >>> reg = GDRegressor(solver="adam", batch_size=32, learning_rate="constant",
+    ...                   learning_rate_init=0.05, penalty=None, tol=1e-6,
+    ...                   random_state=0).fit(X, y)
+    >>> np.round(reg.coef_, 2) + 0.0
+    array([ 1., -2.,  0.])
+    """
+
+    _parameter_constraints: dict = {
+        "loss": [StrOptions(set(LOSS_CODES))],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions(set(SOLVER_CODES))],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"full"})],
+        "learning_rate": [StrOptions(set(SCHEDULE_CODES))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "gamma": [Interval(Real, 0, 1, closed="right")],
+        "step_size": [Interval(Real, 0, None, closed="neither")],
+        "milestones": ["array-like", None],
+        "max_lr": [Interval(Real, 0, None, closed="neither")],
+        "cyclic_mode": [StrOptions(set(CYCLIC_MODES))],
+        "T_0": [Interval(Real, 0, None, closed="neither")],
+        "T_mult": [Interval(Real, 1, None, closed="left")],
+        "eta_min": [Interval(Real, 0, None, closed="left")],
+        "warmup_steps": [Interval(Integral, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "adam_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        epsilon=0.1,
+        quantile=0.5,
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        solver="sgd",
+        batch_size=1,
+        learning_rate="invscaling",
+        learning_rate_init=None,
+        power_t=0.25,
+        gamma=0.1,
+        step_size=10,
+        milestones=None,
+        max_lr=0.1,
+        cyclic_mode="triangular",
+        T_0=10,
+        T_mult=1,
+        eta_min=0.0,
+        warmup_steps=0,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        rho=0.9,
+        adam_epsilon=1e-8,
+        max_iter=1000,
+        tol=1e-3,
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        average=False,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.loss = loss
+        self.epsilon = epsilon
+        self.quantile = quantile
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.gamma = gamma
+        self.step_size = step_size
+        self.milestones = milestones
+        self.max_lr = max_lr
+        self.cyclic_mode = cyclic_mode
+        self.T_0 = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.warmup_steps = warmup_steps
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.rho = rho
+        self.adam_epsilon = adam_epsilon
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.average = average
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _gd_config(self, sample_weight_sum: float) -> GDConfig:
+        alpha, l1_ratio = penalty_split(self.penalty, self.alpha, self.l1_ratio)
+        return GDConfig(
+            loss=self.loss,
+            epsilon=float(self.epsilon),
+            quantile=float(self.quantile),
+            alpha=alpha,
+            l1_ratio=l1_ratio,
+            fit_intercept=bool(self.fit_intercept),
+            solver=self.solver,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            learning_rate_init=(None if self.learning_rate_init is None
+                                else float(self.learning_rate_init)),
+            sp=schedule_params(self.gamma, self.step_size, self.power_t, self.max_lr,
+                               self.cyclic_mode, self.T_0, self.T_mult, self.eta_min,
+                               self.warmup_steps),
+            milestones=milestones_array(self.milestones),
+            hp=make_hp(self.momentum, self.beta_1, self.beta_2, self.adam_epsilon, self.rho),
+            max_iter=int(self.max_iter),
+            tol=None if self.tol is None else float(self.tol),
+            n_iter_no_change=int(self.n_iter_no_change),
+            early_stopping=bool(self.early_stopping),
+            validation_fraction=float(self.validation_fraction),
+            shuffle=bool(self.shuffle),
+            random_state=self.random_state,
+            average=int(self.average),
+            verbose=int(self.verbose),
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the model by running up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (dense or CSR; float32 stays float32).
+        y : array-like of shape (n_samples,)
+            Target values (a single output).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights s_i of the objective.
+        coef_init : array-like of shape (n_features,), default=None
+            Initial coefficients.
+        intercept_init : float or array-like of shape (1,), default=None
+            Initial intercept.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, coef_init, intercept_init)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch on (X, y), continuing from the current state.
+
+        The optimizer state, the schedule position and the random generator persist
+        between calls, so n calls equal ``fit`` with ``max_iter=n`` (no stopping rule,
+        no early stopping in ``partial_fit``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            Updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight)

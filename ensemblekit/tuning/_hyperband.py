@@ -1,0 +1,460 @@
+"""HyperbandSearchCV: Hyperband brackets of successive halving, cross-validated at every rung."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import delayed
+from sklearn.base import clone, is_classifier
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._validation import _score
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_method_params
+
+from ._base import _TrialSearchCV
+from ._samplers import RandomSampler
+from ._schedulers import hyperband_brackets, promote
+
+
+def _find_param(estimator, suffix: str) -> str | None:
+    names = [n for n in estimator.get_params(deep=True) if n == suffix or n.endswith("__" + suffix)]
+    if not names:
+        return None
+    # The outermost match is the one that controls the model (e.g. a Pipeline's final step).
+    return sorted(names, key=lambda n: (n.count("__") > 0, -n.count("__")))[0] if len(names) > 1 \
+        else names[0]
+
+
+def _budget_mode(estimator, resource: str, resource_param):
+    """How a trial's resource is increased: returns (mode, resource_param, warm_start_param)."""
+    if resource == "n_samples":
+        return "n_samples", None, None
+    if resource == "n_estimators":
+        p = resource_param or _find_param(estimator, "n_estimators")
+        if p is None:
+            raise ValueError(
+                f"resource='n_estimators' but {type(estimator).__name__} has no n_estimators "
+                "parameter; pass resource_param='<name>'"
+            )
+        ws = _warm_start_name(estimator, p)
+        return ("n_estimators_warm" if ws else "refit"), p, ws
+    # epochs
+    if hasattr(estimator, "partial_fit"):
+        return "partial_fit", None, None
+    if isinstance(estimator, Pipeline) and hasattr(estimator.steps[-1][1], "partial_fit"):
+        return "pipeline_partial_fit", None, None
+    p = resource_param or _find_param(estimator, "max_iter")
+    ws = _warm_start_name(estimator, p) if p else None
+    if p and ws:
+        return "warm_start", p, ws
+    raise ValueError(
+        f"resource='epochs' needs an estimator with partial_fit (or a Pipeline ending in one), "
+        f"or with max_iter and warm_start parameters; {type(estimator).__name__} has neither"
+    )
+
+
+def _warm_start_name(estimator, param):
+    prefix = param.rsplit("__", 1)[0] + "__" if "__" in param else ""
+    name = prefix + "warm_start"
+    return name if name in estimator.get_params(deep=True) else None
+
+
+def _error_scores(scorers, error_score):
+    if isinstance(scorers, _MultimetricScorer):
+        return {name: error_score for name in scorers._scorers}
+    return error_score
+
+
+def _advance(estimator, params, state, X, y, train, test, *, mode, r_prev, r, resource_param,
+             warm_start_param, scorers, fit_params, score_params, return_train_score, error_score,
+             classes):
+    """Bring one (trial, fold) model from ``r_prev`` to ``r`` units of resource and score it.
+
+    Returns a dict shaped like ``_fit_and_score``'s, plus ``state`` (the model, to continue from
+    at the next rung) and ``consumed`` (resource units actually spent here).
+    """
+    fit_params_train = _check_method_params(X, params=fit_params, indices=train)
+    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
+    start = state is not None
+    t0 = time.time()
+    fit_error = None
+    model = state
+    consumed = 0
+    try:
+        if mode in ("partial_fit", "pipeline_partial_fit"):
+            if model is None:
+                model = clone(estimator).set_params(**clone(params, safe=False))
+            if mode == "pipeline_partial_fit":
+                if start:
+                    Xt = model[:-1].transform(X_train)
+                else:
+                    Xt = model[:-1].fit_transform(X_train, y_train)
+                final = model.steps[-1][1]
+            else:
+                Xt, final = X_train, model
+            steps = r - (r_prev if start else 0)
+            extra = {"classes": classes} if classes is not None else {}
+            for _ in range(steps):
+                final.partial_fit(Xt, y_train, **extra, **fit_params_train)
+            consumed = steps
+        elif mode in ("warm_start", "n_estimators_warm"):
+            if model is None:
+                model = clone(estimator).set_params(**clone(params, safe=False))
+                model.set_params(**{warm_start_param: True})
+            if mode == "warm_start":
+                # With warm_start, max_iter counts the epochs of this call only.
+                steps = r - (r_prev if start else 0)
+                model.set_params(**{resource_param: steps})
+            else:
+                # Boosting/forests with warm_start add trees up to n_estimators.
+                steps = r - (r_prev if start else 0)
+                model.set_params(**{resource_param: r})
+            model.fit(X_train, y_train, **fit_params_train)
+            consumed = steps
+        elif mode == "refit":
+            model = clone(estimator).set_params(**clone(params, safe=False))
+            model.set_params(**{resource_param: r})
+            model.fit(X_train, y_train, **fit_params_train)
+            consumed = r
+        elif mode == "n_samples":
+            model = clone(estimator).set_params(**clone(params, safe=False))
+            sub = train[:r]
+            sub_fit = _check_method_params(X, params=fit_params, indices=sub)
+            model.fit(_safe_indexing(X, sub), _safe_indexing(y, sub), **sub_fit)
+            consumed = r
+        else:  # pragma: no cover - guarded by _budget_mode
+            raise ValueError(mode)
+    except Exception:
+        if error_score == "raise":
+            raise
+        fit_error = traceback.format_exc()
+        model = None
+    fit_time = time.time() - t0
+    t1 = time.time()
+    if fit_error is None:
+        test_scores = _score(model, X_test, y_test, scorers, score_params, error_score)
+        train_scores = (
+            _score(model, X_train, y_train, scorers, score_params, error_score)
+            if return_train_score else None
+        )
+    else:
+        test_scores = train_scores = _error_scores(scorers, error_score)
+    out = {
+        "test_scores": test_scores,
+        "n_test_samples": len(test),
+        "fit_time": fit_time,
+        "score_time": time.time() - t1,
+        "fit_error": fit_error,
+        "state": model if mode not in ("refit", "n_samples") else None,
+        "consumed": consumed,
+    }
+    if return_train_score:
+        out["train_scores"] = train_scores
+    return out
+
+
+class HyperbandSearchCV(_TrialSearchCV):
+    """Hyperband: successive halving in brackets, cross-validated at every rung, resumable.
+
+    Random configurations are started on a small budget of a resource; at each rung the best
+    ``1/eta`` (by mean cross-validated score) are promoted to ``eta`` times more resource. The
+    brackets of Hyperband (Li et al., 2018) trade the number of configurations for the starting
+    budget, hedging against low budgets being misleading.
+
+    Unlike :class:`~sklearn.model_selection.HalvingRandomSearchCV`, promoted models *continue*
+    training instead of being refitted from scratch where the estimator allows it:
+
+    - ``resource="epochs"``: ``partial_fit`` (one call = one epoch), also for a Pipeline whose
+      last step has ``partial_fit`` (earlier steps are fitted once per fold), else ``warm_start``
+      with ``max_iter`` set to the number of additional epochs;
+    - ``resource="n_estimators"``: ``warm_start`` adds trees where the model has it, otherwise the
+      model is refitted with the larger ``n_estimators``;
+    - ``resource="n_samples"``: refitted on a larger subsample of each training fold.
+
+    Every rung's models are scored on every fold's test set, and ``cv_results_`` has one row per
+    (trial, rung) with columns ``trial_id``, ``bracket``, ``rung`` and ``n_resources``.
+    ``best_*`` are chosen among rows trained on ``max_resource``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        The model to tune.
+    param_distributions : dict or list of dict
+        As ``BayesSearchCV``'s ``search_spaces`` (dimensions, scipy distributions, lists).
+    resource : {"epochs", "n_estimators", "n_samples"}, default="epochs"
+        What the budget counts.
+    max_resource : int, default=None
+        Budget of a fully trained trial. Required except for ``"n_samples"`` (then the size of
+        the smallest training fold).
+    min_resource : int, default=None
+        Smallest budget; 1 by default (``max_resource // eta**3`` for ``"n_samples"``).
+    eta : int, default=3
+        Promotion ratio.
+    resource_param : str, default=None
+        The estimator parameter carrying the resource (found automatically: ``n_estimators`` or
+        ``max_iter``, also inside pipelines).
+    scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
+        As in :class:`~sklearn.model_selection.GridSearchCV`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sampled configurations and the ``n_samples`` subsamples.
+    storage : str, path-like or None, default=None
+        JSON-lines trial log: every finished (trial, rung) is appended at once; a restarted search
+        replays the rungs it finds and continues (a trial whose model was lost is retrained up to
+        its rung).
+
+    Attributes
+    ----------
+    cv_results_ : dict of numpy (masked) ndarrays
+        One row per (trial, rung).
+    best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_, refit_time_,
+    multimetric_
+        As in GridSearchCV.
+    brackets_ : list of Bracket
+        The schedule that was run.
+    resource_used_ : int
+        Resource units spent by this call, summed over folds (epochs, trees or samples).
+    n_fits_ : int
+        (trial, rung, fold) evaluations run by this call.
+
+    See Also
+    --------
+    BayesSearchCV : Gaussian-process Bayesian optimization.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import SGDRegressor
+    >>> from ensemblekit.tuning import HyperbandSearchCV
+    >>> X, y = make_regression(n_samples=80, n_features=5, noise=1.0, random_state=0)
+    >>> search = HyperbandSearchCV(
+    ...     SGDRegressor(random_state=0), {"alpha": loguniform(1e-6, 1e-1)},
+    ...     resource="epochs", max_resource=9, eta=3, cv=3, random_state=0).fit(X, y)
+    >>> [list(b.resources) for b in search.brackets_]
+    [[1, 3, 9], [3, 9], [9]]
+    >>> int(search.cv_results_["n_resources"][search.best_index_])
+    9
+    """
+
+    _parameter_constraints: dict = {
+        **_TrialSearchCV._parameter_constraints,
+        "param_distributions": [dict, list],
+        "resource": [StrOptions({"epochs", "n_estimators", "n_samples"})],
+        "max_resource": [Interval(Integral, 1, None, closed="left"), None],
+        "min_resource": [Interval(Integral, 1, None, closed="left"), None],
+        "eta": [Interval(Real, 2, None, closed="left")],
+        "resource_param": [str, None],
+        "random_state": ["random_state"],
+        "storage": "no_validation",
+    }
+
+    def __init__(
+        self,
+        estimator,
+        param_distributions,
+        *,
+        resource="epochs",
+        max_resource=None,
+        min_resource=None,
+        eta=3,
+        resource_param=None,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        random_state=None,
+        error_score=np.nan,
+        return_train_score=False,
+        storage=None,
+    ):
+        super().__init__(
+            estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
+            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.param_distributions = param_distributions
+        self.resource = resource
+        self.max_resource = max_resource
+        self.min_resource = min_resource
+        self.eta = eta
+        self.resource_param = resource_param
+        self.random_state = random_state
+        self.storage = storage
+
+    def _space_spec(self):
+        return self.param_distributions
+
+    def _resources(self, n_train=None):
+        max_r = self.max_resource
+        if max_r is None:
+            if self.resource != "n_samples" or n_train is None:
+                raise ValueError(f"max_resource is required for resource={self.resource!r}")
+            max_r = n_train
+        min_r = self.min_resource
+        if min_r is None:
+            min_r = max(1, max_r // int(self.eta) ** 3) if self.resource == "n_samples" else 1
+        if min_r >= max_r:
+            raise ValueError(f"min_resource={min_r} must be < max_resource={max_r}")
+        return int(min_r), int(max_r)
+
+    def _check_search(self, space) -> None:
+        self._mode, self._rparam, self._wsparam = _budget_mode(
+            self.estimator, self.resource, self.resource_param
+        )
+        if self._rparam is not None and self._rparam in space.all_names():
+            raise ValueError(
+                f"{self._rparam!r} is the resource; remove it from param_distributions"
+            )
+        if self.max_resource is not None:
+            self._resources()
+
+    def _header_settings(self) -> dict:
+        return {"resource": self.resource, "max_resource": self.max_resource,
+                "min_resource": self.min_resource, "eta": self.eta,
+                "resource_param": self._rparam}
+
+    def _select_best_index(self, refit, refit_metric, results):
+        if callable(refit):
+            return super()._select_best_index(refit, refit_metric, results)
+        # Only fully trained rows compete: a lucky score on a small budget is not a model.
+        n_res = np.asarray(results["n_resources"])
+        full = n_res == n_res.max()
+        ranks = np.asarray(results[f"rank_test_{refit_metric}"], dtype=float)
+        ranks = np.where(full, ranks, np.inf)
+        return int(np.argmin(ranks))
+
+    def _run_search(self, evaluate_candidates):
+        runner = evaluate_candidates
+        space = self.space_
+        n_train = min(len(tr) for tr, _ in runner.splits)
+        min_r, max_r = self._resources(n_train)
+        if self.resource == "n_samples" and max_r > n_train:
+            raise ValueError(f"max_resource={max_r} exceeds the smallest training fold ({n_train})")
+        eta = self.eta
+        brackets = hyperband_brackets(min_r, max_r, eta)
+        self.brackets_ = brackets
+        seed = self._seed()
+        self._seed_used = seed
+        rng = np.random.RandomState(seed)
+        splits = runner.splits
+        if self.resource == "n_samples":
+            # Each fold's training indices in one fixed random order: rung r uses the first r.
+            splits = [(rng.permutation(tr), te) for tr, te in splits]
+        classes = np.unique(runner.y) if is_classifier(self.estimator) else None
+        stored = {(rec["trial_id"], rec["extra"]["rung"]): rec for rec in runner.stored}
+        states: dict = {}
+        self.resource_used_ = 0
+        trial_id = 0
+        for b in brackets:
+            # The sampler salts its stream with the number of trials before, so each bracket's
+            # configurations are fixed by the seed alone (a resumed run draws the same ones).
+            proposals = RandomSampler(seed).ask(space, [None] * trial_id, b.n_trials[0])
+            ids = list(range(trial_id, trial_id + b.n_trials[0]))
+            trial_id += b.n_trials[0]
+            alive = list(range(len(ids)))
+            prev_r = None
+            for rung, r in enumerate(b.resources):
+                cand_ids = [ids[i] for i in alive]
+                scores = []
+                todo = []
+                for i in alive:
+                    key = (ids[i], rung)
+                    k, p = proposals[i]
+                    if key in stored:
+                        runner.replay(stored[key], self._row_params(p, r))
+                        scores.append(runner.history[-1][2])
+                    else:
+                        todo.append(i)
+                        scores.append(None)
+                if todo:
+                    before = len(runner.history)
+                    self._run_rung(runner, b, rung, r, prev_r, [ids[i] for i in todo],
+                                   [proposals[i] for i in todo], splits, states, classes)
+                    new_scores = [s for _, _, s in runner.history[before:]]
+                    it = iter(new_scores)
+                    scores = [next(it) if s is None else s for s in scores]
+                if rung + 1 < len(b.resources):
+                    keep = promote(scores, b.n_trials[rung + 1])
+                    kept_ids = {cand_ids[j] for j in keep}
+                    for tid in cand_ids:
+                        if tid not in kept_ids:
+                            for f in range(len(splits)):
+                                states.pop((tid, f), None)
+                    alive = [alive[j] for j in keep]
+                prev_r = r
+            for tid in ids:
+                for f in range(len(splits)):
+                    states.pop((tid, f), None)
+
+    def _row_params(self, params, r):
+        if self._mode in ("refit", "n_estimators_warm"):
+            return {**params, self._rparam: r}
+        return dict(params)
+
+    def _run_rung(self, runner, bracket, rung, r, prev_r, ids, proposals, splits, states, classes):
+        space = self.space_
+        kw = runner.fit_and_score_kwargs
+        tasks = []
+        keys = []
+        for tid, (_, p) in zip(ids, proposals, strict=True):
+            for f, (train, test) in enumerate(splits):
+                keys.append((tid, f))
+                tasks.append(delayed(_advance)(
+                    runner.base_estimator, p, states.get((tid, f)), runner.X, runner.y,
+                    train, test, mode=self._mode, r_prev=prev_r or 0, r=r,
+                    resource_param=self._rparam, warm_start_param=self._wsparam,
+                    scorers=runner.scorers, fit_params=kw["fit_params"],
+                    score_params=kw["score_params"], return_train_score=self.return_train_score,
+                    error_score=self.error_score, classes=classes,
+                ))
+        key_iter = iter(keys)
+
+        def take_state(out):
+            key = next(key_iter)
+            state = out.pop("state")
+            self.resource_used_ += out.pop("consumed")
+            if state is not None:
+                states[key] = state
+            else:
+                states.pop(key, None)
+            return out
+
+        infos = [
+            {"trial_id": tid, "space": k, "params": space.spaces[k].to_json(p)}
+            for tid, (k, p) in zip(ids, proposals, strict=True)
+        ]
+        more = {
+            "trial_id": ids,
+            "bracket": [bracket.index] * len(ids),
+            "rung": [rung] * len(ids),
+            "n_resources": [r] * len(ids),
+        }
+        runner.run_tasks(
+            [self._row_params(p, r) for _, p in proposals],
+            (take_state(o) for o in runner.parallel(tasks)),
+            more_results=more,
+            trial_info=infos,
+        )
+
+    def _refit_best(self, X, y, fit_params):
+        if self._mode not in ("partial_fit", "pipeline_partial_fit", "warm_start"):
+            return super()._refit_best(X, y, fit_params)
+        params = {k: v for k, v in self.best_params_.items()}
+        r = int(self._results["n_resources"][self.best_index_])
+        idx = np.arange(X.shape[0] if hasattr(X, "shape") else len(X))
+        classes = np.unique(y) if is_classifier(self.estimator) else None
+        out = _advance(
+            clone(self.estimator), params, None, X, y, idx, idx[:1], mode=self._mode, r_prev=0,
+            r=r, resource_param=self._rparam, warm_start_param=self._wsparam,
+            scorers=lambda est, X, y: 0.0, fit_params=fit_params, score_params={},
+            return_train_score=False, error_score="raise", classes=classes,
+        )
+        return out["state"]

@@ -1,0 +1,206 @@
+"""Samplers: decide which parameters to try next from the trials seen so far.
+
+A sampler only reads the history it is given (``(space_index, params, score)`` triples, scores
+to maximize, failed trials already imputed) and returns new proposals, so the same code path
+serves a fresh search, a resumed one and a distributed one. Randomness is derived from the seed
+and the history length, which makes proposals reproducible and independent of how trials were
+executed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import norm
+
+from ._space import SearchSpace
+
+__all__ = ["RandomSampler", "GPSampler"]
+
+
+def _rng(seed: int, *salt: int) -> np.random.RandomState:
+    return np.random.RandomState(np.random.SeedSequence([seed, *salt]).generate_state(1)[0])
+
+
+class RandomSampler:
+    """Independent uniform draws in the encoded space (scipy distributions: their own law)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def ask(self, space: SearchSpace, history, n: int, pending=()) -> list[tuple[int, dict]]:
+        rng = _rng(self.seed, len(history) + len(pending), 1)
+        out = []
+        for j in range(n):
+            k = (len(history) + len(pending) + j) % len(space)
+            out.append((k, space.spaces[k].sample(rng, 1)[0]))
+        return out
+
+
+class GPSampler:
+    """Gaussian-process Bayesian optimization (Matérn-5/2 ARD kernel) with EI, UCB or PI.
+
+    The first ``n_initial_points`` trials come from a random design; after that, each proposal
+    maximizes the acquisition over random candidates plus L-BFGS-B refinement from the best few.
+    Batches use the constant liar: each proposal is added with the worst observed score (and the
+    kernel kept fixed) before the next is chosen, which pushes the batch apart.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        n_initial_points: int = 10,
+        acquisition: str = "ei",
+        n_candidates: int = 2000,
+        n_restarts: int = 5,
+        xi: float = 0.0,
+        kappa: float = 1.96,
+    ) -> None:
+        self.seed = seed
+        self.n_initial_points = n_initial_points
+        self.acquisition = acquisition
+        self.n_candidates = n_candidates
+        self.n_restarts = n_restarts
+        self.xi = xi
+        self.kappa = kappa
+
+    def initial_design(self, space: SearchSpace) -> list[tuple[int, dict]]:
+        """The fixed random design, indexed by trial number (so resumes pick up where they were)."""
+        rng = _rng(self.seed, 0)
+        design = []
+        for i in range(self.n_initial_points):
+            k = i % len(space)
+            design.append((k, space.spaces[k].sample(rng, 1)[0]))
+        return design
+
+    def ask(self, space: SearchSpace, history, n: int, pending=()) -> list[tuple[int, dict]]:
+        rng = _rng(self.seed, len(history) + len(pending), 2)
+        ys = np.array([s for _, _, s in history], dtype=float)
+        if len(ys) == 0 or not np.all(np.isfinite(ys)):
+            raise ValueError("GPSampler needs finite scores (impute failed trials first)")
+        mu, sd = ys.mean(), ys.std()
+        sd = sd if sd > 0 else 1.0
+        # Per subspace: observed encoded points and standardized scores (global scale, so that
+        # acquisition values of different subspaces are comparable).
+        data = []
+        for k, sp in enumerate(space.spaces):
+            X = [sp.encode(p) for kk, p, _ in history if kk == k]
+            y = [(s - mu) / sd for kk, _, s in history if kk == k]
+            data.append([np.array(X).reshape(len(X), sp.n_coords), np.array(y)])
+        y_best = (ys.max() - mu) / sd
+        y_lie = (ys.min() - mu) / sd
+        seen = {space.spaces[k].key(p) for k, p, _ in history}
+        seen |= {space.spaces[k].key(p) for k, p in pending}
+        for k, p in pending:
+            self._add(data, k, space.spaces[k].encode(p), y_lie)
+        gps = [None] * len(space)
+        out = []
+        for _ in range(n):
+            best = None
+            for k, sp in enumerate(space.spaces):
+                X, y = data[k]
+                if len(y) < 2:
+                    cand = sp.sample(rng, 1)[0]
+                    score = np.inf  # a subspace without data gets explored first
+                    if sp.key(cand) not in seen and (best is None or score > best[0]):
+                        best = (score, k, cand)
+                    continue
+                if gps[k] is None:
+                    gps[k] = _fit_gp(X, y, rng, optimize=True)
+                else:
+                    gps[k] = _fit_gp(X, y, rng, optimize=False, kernel=gps[k].kernel_)
+                cand, score = self._maximize(gps[k], sp, y_best, rng, seen)
+                if cand is not None and (best is None or score > best[0]):
+                    best = (score, k, cand)
+            if best is None:
+                # Every candidate was a duplicate (tiny discrete space): fall back to random.
+                k = len(out) % len(space)
+                best = (0.0, k, space.spaces[k].sample(rng, 1)[0])
+            _, k, cand = best
+            out.append((k, cand))
+            seen.add(space.spaces[k].key(cand))
+            self._add(data, k, space.spaces[k].encode(cand), y_lie)
+        return out
+
+    @staticmethod
+    def _add(data, k, x, y):
+        X, Y = data[k]
+        data[k] = [np.vstack([X, x[None, :]]), np.append(Y, y)]
+
+    def _acq(self, gp, X, y_best):
+        m, s = gp.predict(X, return_std=True)
+        s = np.maximum(s, 1e-9)
+        if self.acquisition == "ucb":
+            return m + self.kappa * s
+        z = (m - y_best - self.xi) / s
+        if self.acquisition == "pi":
+            return norm.cdf(z)
+        return (m - y_best - self.xi) * norm.cdf(z) + s * norm.pdf(z)
+
+    def _maximize(self, gp, sp, y_best, rng, seen):
+        d = sp.n_coords
+        X_obs = gp.X_train_
+        cands = [rng.uniform(size=(self.n_candidates, d))]
+        # Local candidates around the best observed points: the optimum usually sits near them.
+        top = X_obs[np.argsort(-gp.y_train_)[:5]]
+        for x in top:
+            cands.append(np.clip(x + rng.normal(scale=0.05, size=(50, d)), 0, 1))
+        C = np.vstack(cands)
+        a = self._acq(gp, C, y_best)
+        starts = C[np.argsort(-a)[: self.n_restarts]]
+        refined = []
+        eye = np.eye(d) * 1e-6
+
+        def neg_acq_and_grad(x):
+            # One predict call for the point and its d forward differences.
+            pts = np.vstack([x[None, :], x[None, :] + eye])
+            v = -self._acq(gp, pts, y_best)
+            return v[0], (v[1:] - v[0]) / 1e-6
+
+        for x0 in starts:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = minimize(
+                    neg_acq_and_grad,
+                    x0,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=[(0.0, 1.0)] * d,
+                    options={"maxiter": 100},
+                )
+            refined.append(np.clip(res.x, 0, 1))
+        C = np.vstack([np.array(refined), C])
+        # Snap to representable points (integers, one-hot) before judging them.
+        decoded = [sp.decode(x) for x in C]
+        snapped = np.array([sp.encode(p) for p in decoded])
+        a = self._acq(gp, snapped, y_best)
+        for i in np.argsort(-a, kind="stable"):
+            if sp.key(decoded[i]) not in seen:
+                return decoded[i], float(a[i])
+        return None, -np.inf
+
+
+def _fit_gp(X, y, rng, *, optimize, kernel=None):
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    d = X.shape[1]
+    if kernel is None:
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+            length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
+        ) + WhiteKernel(1e-4, (1e-9, 1e-1))
+    gp = GaussianProcessRegressor(
+        kernel=kernel,
+        alpha=1e-8,
+        normalize_y=False,
+        n_restarts_optimizer=2 if optimize else 0,
+        optimizer="fmin_l_bfgs_b" if optimize else None,
+        random_state=rng.randint(2**31 - 1),
+    )
+    with warnings.catch_warnings():
+        # Convergence warnings from the kernel optimizer are expected on tiny data sets.
+        warnings.simplefilter("ignore")
+        gp.fit(X, y)
+    return gp
