@@ -40,14 +40,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
+from lightgbm import LGBMRegressor
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor, make_column_selector
+from sklearn.ensemble import StackingRegressor
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from tqdm.auto import tqdm
+from xgboost import XGBRegressor
+
+from ensemblekit.ensembles import BoostingRegressor, StackingCVRegressor, WeightedEnsembleRegressor
+from ensemblekit.estimators import GDElasticNet
+from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_history
+
+try:
+    from ensemblekit.estimators import GDHuberRegressor
+except ImportError:  # TEMPORARY: not exported yet by ensemblekit.estimators (remove when it is)
+    from ensemblekit.estimators._huber import GDHuberRegressor
 
 # =================================================================================================
 # 1. User errors: one clear line, exit status 2, no traceback
@@ -127,14 +144,15 @@ def load_data(args: argparse.Namespace) -> Dataset:
     raw = _read_csv(args.csv, "training")
     target = args.target
     if target not in raw.columns:
-        close = [c for c in raw.columns if c.lower().replace("_", "") == target.lower().replace("_", "")]
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UserError(f"target column {target!r} not found in {args.csv}{hint}; use --target NAME")
+        close = [c for c in raw.columns if _key(c) == _key(target)]
+        hint = f" (did you mean --target {close[0]}?)" if close else " (use --target NAME)"
+        raise UserError(f"target column {target!r} not found in {args.csv}{hint}")
     y = pd.to_numeric(raw.pop(target), errors="coerce")
     if y.isna().all():
         raise UserError(f"target column {target!r} has no numeric values")
     if y.isna().any():
-        warn(f"dropping {int(y.isna().sum())} rows whose target {target!r} is missing or not numeric")
+        n_bad = int(y.isna().sum())
+        warn(f"dropping {n_bad} rows whose target {target!r} is missing or not numeric")
         raw, y = raw.loc[y.notna()], y[y.notna()]
     if args.log_target and (y <= 0).any():
         bad = y[y <= 0]
@@ -153,7 +171,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
     if raw.shape[1] == 0:
         raise UserError(f"{args.csv} has no feature columns besides the target")
     if len(raw) < 20:
-        raise UserError(f"{args.csv} has only {len(raw)} usable rows; need at least 20 for 5-fold CV")
+        raise UserError(f"{args.csv} has only {len(raw)} usable rows; need at least 20")
     X = _to_model_dtypes(raw.reset_index(drop=True))
     data = Dataset(
         X=X,
@@ -183,8 +201,8 @@ def _load_new(path: str, data: Dataset, id_column: str | None) -> tuple[pd.DataF
             if unseen:
                 shown = ", ".join(map(repr, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
                 warn(
-                    f"--test column {col!r} has {len(unseen)} categor{'y' if len(unseen) == 1 else 'ies'}"
-                    f" never seen in training ({shown}); they are encoded as 'unknown'"
+                    f"--test column {col!r} has {len(unseen)} value(s) never seen in training "
+                    f"({shown}); they are encoded as an unknown category"
                 )
         else:
             converted = pd.to_numeric(new[col], errors="coerce")
@@ -391,19 +409,548 @@ def tree_preprocessor() -> Pipeline:
     return Pipeline([("features", DomainFeatures()), ("columns", columns)])
 
 
-def log_target(model: BaseEstimator, preprocessor: Pipeline, use_log: bool = True) -> BaseEstimator:
-    """Preprocess then model, on the log price: errors in log space are relative errors in dollars."""
-    pipe = Pipeline([("prep", preprocessor), ("model", model)])
-    if not use_log:
-        return pipe
-    return TransformedTargetRegressor(regressor=pipe, func=np.log, inverse_func=np.exp)
-
-
 def rmsle(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Root mean squared error of the log price (the Kaggle House Prices metric)."""
     y_pred = np.clip(np.asarray(y_pred, dtype=float), 1e-9, None)
     return float(np.sqrt(np.mean((np.log(y_true) - np.log(y_pred)) ** 2)))
 
 
-if __name__ == "__main__":  # pragma: no cover - placeholder while the script is being built
-    pass
+RMSLE_SCORER = make_scorer(rmsle, greater_is_better=False)
+
+
+# =================================================================================================
+# 5. Models: scikit-learn baselines, and ensemblekit's tuned members and ensembles
+# =================================================================================================
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work each stage gets; ``--quick`` trades accuracy for a run under two minutes."""
+
+    n_iter_linear: int  # BayesSearchCV trials per linear model
+    n_iter_trees: int  # ... per booster (each trial is 5 booster fits)
+    n_initial_points: int  # random trials before the Gaussian process takes over
+    learning_rate: float  # boosters: fixed, the number of trees is found by early stopping
+    max_trees: int
+    patience: int  # early-stopping rounds
+    inner_cv: int  # folds the ensembles use, inside each outer fold, for their OOF predictions
+
+
+FULL = Budget(n_iter_linear=16, n_iter_trees=20, n_initial_points=8, learning_rate=0.05,
+              max_trees=3000, patience=50, inner_cv=5)  # fmt: skip
+QUICK = Budget(n_iter_linear=5, n_iter_trees=5, n_initial_points=3, learning_rate=0.15,
+               max_trees=400, patience=15, inner_cv=3)  # fmt: skip
+
+
+@dataclass
+class Candidate:
+    """A member of the ensembles: preprocessing + model on the log price, and its search space."""
+
+    name: str
+    member: Pipeline
+    space: dict[str, Any]
+    n_iter: int
+
+
+def candidates(budget: Budget, args: argparse.Namespace) -> list[Candidate]:
+    """The four tuned members: two regularised linear models and two boosters.
+
+    - ``GDElasticNet``: the squared loss with L1 + L2 penalties on one-hot / scaled features.
+    - ``GDHuberRegressor``: a robust loss. Ames has a few partial sales of very large houses at
+      low prices; the Huber loss caps their pull on the coefficients.
+    - ``BoostingRegressor`` on XGBoost and on LightGBM: the learning rate is fixed and the number of
+      trees found by early stopping on a slice of each training fold (never on the test fold).
+      One thread each: on a small machine, parallel folds beat parallel threads.
+    """
+    seed = args.seed
+
+    def booster(backend: str) -> BoostingRegressor:
+        return BoostingRegressor(
+            backend, device=args.device, n_estimators=budget.max_trees,
+            learning_rate=budget.learning_rate, n_iter_no_change=budget.patience,
+            validation_fraction=0.1, n_jobs=1, random_state=seed,
+        )  # fmt: skip
+
+    tree_space = {
+        "model__subsample": Real(0.5, 1.0),
+        "model__colsample_bytree": Real(0.2, 1.0),
+        "model__min_child_weight": Real(1.0, 30.0, prior="log-uniform"),
+        "model__reg_lambda": Real(1e-2, 30.0, prior="log-uniform"),
+    }
+    return [
+        Candidate(
+            "GDElasticNet",
+            Pipeline([("prep", linear_preprocessor()), ("model", GDElasticNet(max_iter=5000))]),
+            {
+                "model__alpha": Real(1e-5, 1e-1, prior="log-uniform"),
+                "model__l1_ratio": Real(0.05, 1.0),
+            },
+            budget.n_iter_linear,
+        ),
+        Candidate(
+            "GDHuberRegressor",
+            Pipeline([("prep", linear_preprocessor()), ("model", GDHuberRegressor())]),
+            {
+                "model__epsilon": Real(1.0, 3.0),
+                "model__alpha": Real(1e-2, 1e3, prior="log-uniform"),
+            },
+            budget.n_iter_linear,
+        ),
+        Candidate(
+            "Boosting[xgboost]",
+            Pipeline([("prep", tree_preprocessor()), ("model", booster("xgboost"))]),
+            {"model__max_depth": Integer(2, 8), **tree_space},
+            budget.n_iter_trees,
+        ),
+        Candidate(
+            "Boosting[lightgbm]",
+            Pipeline([("prep", tree_preprocessor()), ("model", booster("lightgbm"))]),
+            {"model__num_leaves": Integer(4, 64, prior="log-uniform"), **tree_space},
+            budget.n_iter_trees,
+        ),
+    ]
+
+
+def baselines(members: list[tuple[str, Pipeline]], inner_cv: KFold) -> dict[str, Pipeline]:
+    """What a scikit-learn user would write first, with library defaults (same preprocessing)."""
+    return {
+        "RidgeCV (sklearn)": Pipeline(
+            [("prep", linear_preprocessor()), ("model", RidgeCV(alphas=np.logspace(-2, 3, 30)))]
+        ),
+        "XGBRegressor() defaults": Pipeline(
+            [("prep", tree_preprocessor()), ("model", XGBRegressor(n_jobs=1, random_state=0))]
+        ),
+        "LGBMRegressor() defaults": Pipeline(
+            [("prep", tree_preprocessor()), ("model", LGBMRegressor(n_jobs=1, verbose=-1))]
+        ),
+        # The same tuned members and inner folds as our stacking: only the stacker differs.
+        # final_estimator spelled out: RidgeCV() is sklearn's default, but with None its
+        # predict() is hidden until fitted, which TransformedTargetRegressor rejects.
+        "StackingRegressor (sklearn)": StackingRegressor(
+            members, final_estimator=RidgeCV(), cv=inner_cv, n_jobs=1
+        ),
+    }
+
+
+def ensembles(members: list[tuple[str, Pipeline]], inner_cv: KFold) -> dict[str, BaseEstimator]:
+    """Our two ensembles over the tuned members, blending on the log scale (geometric means)."""
+    return {
+        "StackingCVRegressor": StackingCVRegressor(members, cv=inner_cv, n_jobs=1),
+        "WeightedEnsemble[simplex]": WeightedEnsembleRegressor(
+            members, method="simplex", cv=inner_cv, n_jobs=1
+        ),
+    }
+
+
+def tune(
+    cand: Candidate, data: Dataset, folds: KFold, args: argparse.Namespace, out: Path
+) -> BayesSearchCV:
+    """Bayesian search of one member's hyperparameters, scored by RMSLE on the outer folds.
+
+    Note: the leaderboard then evaluates the tuned member on these same folds, so its score is
+    slightly optimistic (the usual selection bias of tuning by CV; nested CV would cost 5x more).
+    The trials are appended to a JSONL file: rerunning with the same ``--out`` resumes the search.
+    """
+    prefix = "regressor__" if args.log_target else ""
+    search = BayesSearchCV(
+        log_target(cand.member, args.log_target),
+        {prefix + k: v for k, v in cand.space.items()},
+        n_iter=cand.n_iter,
+        n_initial_points=min(FULL.n_initial_points, max(2, cand.n_iter // 2)),
+        cv=folds,
+        scoring=RMSLE_SCORER,
+        n_jobs=args.n_jobs,
+        n_points=2,  # proposals depend on n_points, not n_jobs: same trials on any machine
+        random_state=args.seed,
+        storage=str(out / "searches" / f"{_slug(cand.name)}.jsonl"),
+    )
+    search.fit(data.X, data.y)
+    return search
+
+
+def log_target(model: BaseEstimator, use_log: bool = True) -> BaseEstimator:
+    """Model the log price: errors on the log scale are relative errors on the price."""
+    if not use_log:
+        return model
+    return TransformedTargetRegressor(regressor=model, func=np.log, inverse_func=np.exp)
+
+
+# =================================================================================================
+# 6. Evaluation: every model on the same folds, fitted from scratch in each fold
+# =================================================================================================
+
+
+@dataclass
+class Result:
+    name: str
+    kind: str  # "baseline" or "ensemblekit"
+    scores: np.ndarray  # RMSLE per outer fold
+    fit_times: np.ndarray  # seconds per fold (fit only)
+    oof: np.ndarray  # out-of-fold predictions of the price
+    tune_time: float = 0.0
+
+
+def _fit_predict(model, X, y, train, test):
+    model = clone(model)
+    start = time.perf_counter()
+    model.fit(X.iloc[train], y.iloc[train])
+    fit_time = time.perf_counter() - start
+    return test, model.predict(X.iloc[test]), fit_time
+
+
+def cross_validate(
+    name: str, kind: str, model: BaseEstimator, data: Dataset, folds: KFold, n_jobs: int
+) -> Result:
+    """Out-of-fold predictions and per-fold RMSLE; preprocessing is re-fitted inside each fold."""
+    splits = list(folds.split(data.X))
+    oof = np.full(len(data.y), np.nan)
+    scores, times = np.zeros(len(splits)), np.zeros(len(splits))
+    jobs = (delayed(_fit_predict)(model, data.X, data.y, tr, te) for tr, te in splits)
+    runs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    bar = tqdm(runs, total=len(splits), desc=f"  {name}", unit="fold", leave=False, file=sys.stdout)
+    for i, (test, pred, fit_time) in enumerate(bar):
+        oof[test] = pred
+        scores[i] = rmsle(data.y.iloc[test], pred)
+        times[i] = fit_time
+    return Result(name, kind, scores, times, oof)
+
+
+def leaderboard_frame(results: list[Result]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        row = {
+            "model": r.name,
+            "kind": r.kind,
+            "rmsle_mean": r.scores.mean(),
+            "rmsle_std": r.scores.std(),
+            "fit_time_s": r.fit_times.mean(),
+            "tune_time_s": r.tune_time,
+        }
+        row.update({f"fold{i + 1}": s for i, s in enumerate(r.scores)})
+        rows.append(row)
+    board = pd.DataFrame(rows).sort_values("rmsle_mean", kind="stable").reset_index(drop=True)
+    board.index = board.index + 1
+    board.index.name = "rank"
+    return board
+
+
+def format_leaderboard(board: pd.DataFrame) -> str:
+    """A Markdown table (paste it into an issue or a README)."""
+    lines = [
+        "| rank | model | kind | CV RMSLE (mean ± std) | fit time / fold | tuning time |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for rank, r in board.iterrows():
+        tuning = f"{r.tune_time_s:.0f} s" if r.tune_time_s > 0 else "-"
+        lines.append(
+            f"| {rank} | {r.model} | {r.kind} | {r.rmsle_mean:.4f} ± {r.rmsle_std:.4f} "
+            f"| {r.fit_time_s:.2f} s | {tuning} |"
+        )
+    return "\n".join(lines)
+
+
+# =================================================================================================
+# 7. Outputs: files are written whole (temporary file, then rename), so an interrupted or failed
+#    run never leaves a half-written file behind
+# =================================================================================================
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
+
+
+def write_atomic(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file to ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path: Path) -> Path:
+    path = write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    _pyplot().close(fig)
+    return path
+
+
+def plot_leaderboard(board: pd.DataFrame, path: Path) -> Path:
+    plt = _pyplot()
+    board = board.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(board) + 1.5))
+    colors = ["#1f77b4" if k == "ensemblekit" else "#a0a0a0" for k in board.kind]
+    ax.barh(board.model, board.rmsle_mean, xerr=board.rmsle_std, color=colors, capsize=3)
+    for i, v in enumerate(board.rmsle_mean):
+        ax.text(v, i, f" {v:.4f}", va="center", ha="left", fontsize=8)
+    low = max(0.0, (board.rmsle_mean - 2 * board.rmsle_std).min() * 0.9)
+    ax.set_xlim(low, (board.rmsle_mean + board.rmsle_std).max() * 1.08)
+    ax.set_xlabel("5-fold CV RMSLE (lower is better); grey: baselines, blue: ensemblekit")
+    ax.set_title("House prices leaderboard")
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def plot_predicted_vs_actual(result: Result, y: pd.Series, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.scatter(y, result.oof, s=6, alpha=0.4)
+    lims = [min(y.min(), np.nanmin(result.oof)), max(y.max(), np.nanmax(result.oof))]
+    ax.plot(lims, lims, color="C3", lw=1, label="perfect prediction")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("actual price")
+    ax.set_ylabel("out-of-fold predicted price")
+    ax.set_title(f"{result.name}: CV RMSLE {result.scores.mean():.4f}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
+    """Objective per iteration of the tuned gradient-descent model refitted on all rows."""
+    plt = _pyplot()
+    best = search.best_estimator_
+    pipe = best.regressor_ if isinstance(best, TransformedTargetRegressor) else best
+    curve = np.asarray(pipe.named_steps["model"].loss_curve_)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.arange(1, len(curve) + 1), curve - curve.min() + 1e-12)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration (FISTA)")
+    ax.set_ylabel("objective - final objective")
+    ax.set_title(f"{name} learning curve ({len(curve)} iterations, tuned parameters)")
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Path:
+    plt = _pyplot()
+    n = len(searches)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
+    for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
+        plot_optimization_history(search, ax=ax)
+        ax.set_title(name)
+        ax.set_ylabel("- RMSLE (higher is better)")
+    fig.suptitle("BayesSearchCV: score of each trial and best so far")
+    fig.tight_layout()
+    return _save_figure(fig, path)
+
+
+# =================================================================================================
+# 8. The run
+# =================================================================================================
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit status 2, like every other user error
+        raise UserError(f"{message} (see --help)")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small searches and ensembles (< 2 min)")
+    p.add_argument("--csv", help="training table (default: the Ames data, offline)")
+    p.add_argument(
+        "--target", default="SalePrice", help="target column of --csv\n(default: %(default)s)"
+    )
+    p.add_argument("--test", help="table to predict; writes submission.csv (Id,<target>)")
+    p.add_argument("--out", help="output folder (default: runs/house_prices-<timestamp>)")
+    p.add_argument("--folds", type=int, default=5, help="outer CV folds (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default: 0)")
+    p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default: %(default)s)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="boosters' device (default: %(default)s)")  # fmt: skip
+    p.add_argument("--no-log-target", dest="log_target", action="store_false",
+                   help="model the price itself instead of its logarithm")  # fmt: skip
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
+    args = p.parse_args(argv)
+    if args.folds < 2:
+        raise UserError(f"--folds must be at least 2, got {args.folds}")
+    return args
+
+
+def make_out_dir(args: argparse.Namespace) -> Path:
+    if args.out:
+        out = Path(args.out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"house_prices-{stamp}"
+        k = 1
+        while out.exists():
+            out, k = Path("runs") / f"house_prices-{stamp}-{k}", k + 1
+    try:
+        (out / "searches").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder {out}: {exc.strerror}") from exc
+    return out
+
+
+class Clock:
+    """Plain progress lines with the elapsed time, readable in a terminal and in a CI log."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        print(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    clock = Clock()
+    budget = QUICK if args.quick else FULL
+    data = load_data(args)  # all input checks happen here, before anything is written
+    out = make_out_dir(args)
+    clock(f"data: {data.name}, {data.X.shape[0]} rows x {data.X.shape[1]} columns; output: {out}")
+    info = {
+        "data": data.name, "rows": int(data.X.shape[0]), "columns": int(data.X.shape[1]),
+        "target": data.target, "quick": args.quick, "folds": args.folds, "seed": args.seed,
+        "log_target": args.log_target, "budget": budget.__dict__,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }  # fmt: skip
+    write_json(out / "run.json", info)
+
+    folds = KFold(args.folds, shuffle=True, random_state=args.seed)
+    inner = KFold(budget.inner_cv, shuffle=True, random_state=args.seed)
+    results: list[Result] = []
+    board_path = out / "leaderboard.csv"
+
+    def record(result: Result) -> None:
+        results.append(result)
+        board = leaderboard_frame(results)  # rewritten after every model: always a valid file
+        write_atomic(board_path, lambda tmp: board.to_csv(tmp, float_format="%.6f"))
+        clock(
+            f"{result.name:<28} CV RMSLE {result.scores.mean():.4f} ± {result.scores.std():.4f}"
+            f"  (fit {result.fit_times.mean():.1f} s/fold)"
+        )
+
+    # --- tune the members -------------------------------------------------------------------
+    searches: dict[str, BayesSearchCV] = {}
+    members: list[tuple[str, Pipeline]] = []
+    tune_times: dict[str, float] = {}
+    best_params: dict[str, dict] = {}
+    prefix = "regressor__" if args.log_target else ""
+    for cand in candidates(budget, args):
+        clock(f"tuning {cand.name}: BayesSearchCV, {cand.n_iter} trials x {args.folds} folds")
+        start = time.perf_counter()
+        search = tune(cand, data, folds, args, out)
+        tune_times[cand.name] = time.perf_counter() - start
+        params = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
+        best_params[cand.name] = params
+        members.append((_slug(cand.name), clone(cand.member).set_params(**params)))
+        searches[cand.name] = search
+        clock(f"tuned {cand.name}: best trial RMSLE {-search.best_score_:.4f}  {_short(params)}")
+    write_json(out / "best_params.json", best_params)
+
+    # --- cross-validate everything on the same folds ----------------------------------------
+    clock(f"cross-validating every model on the same {args.folds} shuffled folds")
+    for name, model in baselines(members, inner).items():
+        record(cross_validate(name, "baseline", log_target(model, args.log_target), data, folds,
+                              args.n_jobs))  # fmt: skip
+    for (_, member), cand_name in zip(members, best_params, strict=True):
+        result = cross_validate(cand_name, "ensemblekit", log_target(member, args.log_target),
+                                data, folds, args.n_jobs)  # fmt: skip
+        result.tune_time = tune_times[cand_name]
+        record(result)
+    final_models = ensembles(members, inner)
+    for name, model in final_models.items():
+        record(cross_validate(name, "ensemblekit", log_target(model, args.log_target), data, folds,
+                              args.n_jobs))  # fmt: skip
+
+    board = leaderboard_frame(results)
+    print("\n" + format_leaderboard(board) + "\n", flush=True)
+    best = min(results, key=lambda r: r.scores.mean())
+    best_ours = min((r for r in results if r.name in final_models), key=lambda r: r.scores.mean())
+    best_base = min((r for r in results if r.kind == "baseline"), key=lambda r: r.scores.mean())
+    verdict = "better" if best_ours.scores.mean() < best_base.scores.mean() else "NOT better"
+    clock(
+        f"best ensemble {best_ours.name} ({best_ours.scores.mean():.4f}) is {verdict} than the best"
+        f" baseline {best_base.name} ({best_base.scores.mean():.4f})"
+    )
+    oof = pd.DataFrame({"actual": data.y, **{r.name: r.oof for r in results}})
+    write_atomic(out / "oof_predictions.csv", lambda tmp: oof.to_csv(tmp, index_label="row"))
+
+    # --- plots ---------------------------------------------------------------------------------
+    if args.plots:
+        plot_leaderboard(board, out / "leaderboard.png")
+        plot_predicted_vs_actual(best, data.y, out / "predicted_vs_actual.png")
+        plot_learning_curve(searches["GDElasticNet"], "GDElasticNet", out / "learning_curve.png")
+        plot_search_histories(searches, out / "search_history.png")
+        clock("plots written")
+
+    # --- the final model: the best ensemble refitted on every row ------------------------------
+    final = log_target(final_models[best_ours.name], args.log_target)
+    clock(f"refitting {best_ours.name} on all {len(data.y)} rows")
+    final.fit(data.X, data.y)
+    model_path = write_atomic(out / "model.joblib", lambda tmp: joblib.dump(final, tmp))
+    clock(f"saved the fitted model to {model_path}")
+    predict_new_houses(model_path, data, out, clock)
+    info.update(
+        best_model=best_ours.name, best_rmsle=float(best_ours.scores.mean()),
+        best_baseline=best_base.name, best_baseline_rmsle=float(best_base.scores.mean()),
+        wall_time_s=round(time.perf_counter() - clock.start, 1),
+    )  # fmt: skip
+    write_json(out / "run.json", info)
+    clock(f"done: outputs in {out}/")
+    return 0
+
+
+def predict_new_houses(model_path: Path, data: Dataset, out: Path, clock: Clock) -> None:
+    """Reload the saved model, as a user would, and predict new houses."""
+    model = joblib.load(model_path)
+    if data.X_new is not None:
+        pred = model.predict(data.X_new)
+        sub = pd.DataFrame({data.id_column: data.new_ids, data.target: pred})
+        path = write_atomic(out / "submission.csv", lambda tmp: sub.to_csv(tmp, index=False))
+        clock(f"predicted {len(sub)} houses from --test: {path}")
+        return
+    # No --test table: show the round trip on a few known houses (in-sample, for illustration;
+    # the leaderboard above is the honest estimate of the error on new houses).
+    sample = data.X.head(5)
+    shown = pd.DataFrame({"actual": data.y.head(5), "predicted": model.predict(sample).round(0)})
+    clock("the saved model on five known houses (in-sample):\n" + shown.to_string())
+
+
+def _short(params: dict) -> str:
+    return ", ".join(
+        f"{k.removeprefix('model__')}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in params.items()
+    )
+
+
+def write_json(path: Path, obj: dict) -> Path:
+    def default(o):
+        return o.item() if isinstance(o, np.generic) else str(o)
+
+    text = json.dumps(obj, indent=2, default=default)
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one ``error: ...`` line and exit status 2."""
+    warnings.filterwarnings("ignore", message=".*X does not have valid feature names.*")
+    try:
+        args = parse_args(argv)
+        return run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the files already in the output folder are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    # Run through the importable module "house_prices" rather than "__main__", so that the pickled
+    # model refers to house_prices.DomainFeatures etc. and joblib.load works from other scripts
+    # (with examples/ on sys.path).
+    import house_prices
+
+    sys.exit(house_prices.main())

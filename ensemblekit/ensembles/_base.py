@@ -121,6 +121,8 @@ def _where(name: str, fold) -> str:
         return f"member {name!r} at predict time"
     if fold is None:
         return f"member {name!r} on the full training data"
+    if isinstance(fold, str):
+        return f"member {name!r} on {fold}"
     return f"member {name!r} on fold {fold}"
 
 
@@ -183,9 +185,22 @@ class FoldResults:
 
 
 def fit_members_on_splits(
-    named_members, X, y, sample_weight, splits, *, fit_full: bool, n_jobs, verbose=0
+    named_members,
+    X,
+    y,
+    sample_weight,
+    splits,
+    *,
+    fit_full: bool,
+    n_jobs,
+    verbose=0,
+    split_labels=None,
 ) -> FoldResults:
-    """Fit every member on every split (and on all rows if ``fit_full``) in one joblib batch."""
+    """Fit every member on every split (and on all rows if ``fit_full``) in one joblib batch.
+
+    ``split_labels`` names the splits in error messages (default: their fold number).
+    """
+    labels = list(range(len(splits))) if split_labels is None else list(split_labels)
     jobs = []
     for i, (name, est) in enumerate(named_members):
         for k, (train, test) in enumerate(splits):
@@ -193,7 +208,9 @@ def fit_members_on_splits(
         if fit_full:
             jobs.append((i, None, clone(est), None, None, name))
     out = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_fit_predict_job)(est, X, y, sample_weight, train, test, name, k)
+        delayed(_fit_predict_job)(
+            est, X, y, sample_weight, train, test, name, None if k is None else labels[k]
+        )
         for (_, k, est, train, test, name) in jobs
     )
     m, s = len(named_members), len(splits)
@@ -205,7 +222,7 @@ def fit_members_on_splits(
             full_models[i] = fitted
         else:
             fold_models[i][k] = fitted
-            fold_preds[i][k] = check_member_prediction(pred, name, k, len(test))
+            fold_preds[i][k] = check_member_prediction(pred, name, labels[k], len(test))
     return FoldResults(fold_models, fold_preds, full_models)
 
 

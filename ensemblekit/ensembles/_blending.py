@@ -148,6 +148,7 @@ class BlendingRegressor(RegressorMixin, _BaseHeterogeneousEnsemble):
             fit_full=self.refit,
             n_jobs=self.n_jobs,
             verbose=self.verbose,
+            split_labels=["the training part of the holdout split"],
         )
         self.member_names_ = [name for name, _ in members]
         self.holdout_indices_ = hold

@@ -16,21 +16,28 @@ logger = logging.getLogger("ensemblekit.ensembles")
 
 
 @contextmanager
-def _silence_native_stdout():
-    """LightGBM's C++ core prints '[Fatal] ...' to fd 1 before raising; keep the probe quiet."""
+def _silence_native_output():
+    """LightGBM's C++ core prints '[Fatal] ...' before raising; keep the probe quiet."""
+    saved = {}
     try:
         sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no real fd 1 (some embedded interpreters)
+        sys.stderr.flush()
+        for fd in (1, 2):
+            saved[fd] = os.dup(fd)
+    except (OSError, ValueError):  # no real file descriptors (some embedded interpreters)
+        for dup in saved.values():
+            os.close(dup)
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 1)
+        for fd in saved:
+            os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        for fd, dup in saved.items():
+            os.dup2(dup, fd)
+            os.close(dup)
         os.close(devnull)
 
 
@@ -74,7 +81,7 @@ def lightgbm_gpu() -> tuple[str | None, str]:
     reasons = []
     for device_type in ("cuda", "gpu"):
         try:
-            with _silence_native_stdout():
+            with _silence_native_output():
                 lgb.train(
                     {"device_type": device_type, "verbose": -1, "num_leaves": 4},
                     lgb.Dataset(X, y),

@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._epoch import ST_EPOCH, ST_N_AVG, ST_SIZE, ST_T, empty_inputs, run_epoch
+from ._epoch import ST_EPOCH, ST_N_AVG, ST_SIZE, ST_T, kernel_inputs, readonly, run_epoch
 from ._exceptions import DivergenceError
 from ._fista import FistaState, GramFit, LossFit, fista_iteration
 from ._losses import LOSS_CODES, SMOOTH_CURVATURE, SQUARED_ERROR, weighted_loss_sum
@@ -34,6 +34,9 @@ from ._schedules import PLATEAU, SCHEDULE_CODES, SP_GAMMA, SP_SCALE
 
 # Below this learning rate, "plateau" stops training (as SGDRegressor's "adaptive").
 _PLATEAU_MIN_LR = 1e-6
+# An objective this many times above the one of the zero model counts as divergence even
+# while it is still finite (a diverging run can take many steps to overflow).
+_DIVERGENCE_FACTOR = 1e12
 # The Gram path stores a p x p matrix; beyond this many features it is not worth it.
 _GRAM_MAX_FEATURES = 4000
 
@@ -87,15 +90,7 @@ class _Data:
 
     def kernel_inputs(self):
         if self._kernel_inputs is None:
-            Xd, data, indices, indptr = empty_inputs(self.X.dtype)
-            if self.is_sparse:
-                X = self.X
-                data = X.data
-                indices = X.indices.astype(np.int32, copy=False)
-                indptr = X.indptr.astype(np.int32, copy=False)
-            else:
-                Xd = np.ascontiguousarray(self.X)
-            self._kernel_inputs = (Xd, data, indices, indptr, self.is_sparse)
+            self._kernel_inputs = kernel_inputs(self.X) + (readonly(self.y),)
         return self._kernel_inputs
 
     def predict(self, theta):
@@ -251,7 +246,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         return fs.objective, violation / state["fista_scale"]
 
     def _stochastic_epoch(self, data, cfg, state):
-        Xd, xdata, indices, indptr, is_sparse = data.kernel_inputs()
+        Xd, xdata, indices, indptr, is_sparse, y = data.kernel_inputs()
         order = data.train_idx
         if cfg.batch_size == "full":
             batch_size = data.n_train
@@ -263,7 +258,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
                else _default_learning_rate(cfg.solver))
         st = state["st"]
         status = run_epoch(
-            Xd, xdata, indices, indptr, is_sparse, data.y, data.sw, order, batch_size, data.p,
+            Xd, xdata, indices, indptr, is_sparse, y, data.sw, order, batch_size, data.p,
             state["theta"], state["m"], state["v"], state["q"], state["avg"], state["grad"], st,
             LOSS_CODES[cfg.loss], float(cfg.epsilon), float(cfg.quantile),
             SOLVER_CODES[cfg.solver], cfg.hp, SCHEDULE_CODES[cfg.learning_rate], float(lr0),
@@ -278,7 +273,12 @@ class BaseGD(RegressorMixin, BaseEstimator):
         obj = (weighted_loss_sum(LOSS_CODES[cfg.loss], data.y, pred, data.sw, cfg.epsilon,
                                  cfg.quantile) / data.n_train
                + penalty_value(theta[: data.p], cfg.alpha, cfg.l1_ratio))
-        if not np.isfinite(obj):
+        if "zero_objective" not in state:
+            zero = np.zeros(data.n)
+            state["zero_objective"] = weighted_loss_sum(
+                LOSS_CODES[cfg.loss], data.y, zero, data.sw, cfg.epsilon, cfg.quantile
+            ) / data.n_train
+        if not obj <= _DIVERGENCE_FACTOR * max(state["zero_objective"], 1e-12):
             self._diverged(cfg, int(st[ST_EPOCH]), lr0)
         if cfg.learning_rate == "plateau":
             tol = cfg.tol if cfg.tol is not None else 0.0
@@ -295,7 +295,8 @@ class BaseGD(RegressorMixin, BaseEstimator):
     def _diverged(self, cfg, epoch, lr=None):
         lr = cfg.learning_rate_init if lr is None else lr
         raise DivergenceError(
-            f"The training objective of {type(self).__name__} became non-finite during "
+            f"The training objective of {type(self).__name__} diverged (non-finite, or "
+            f"{_DIVERGENCE_FACTOR:.0e} times that of the zero model) during "
             f"epoch {epoch} (solver={cfg.solver!r}, learning_rate_init={lr}). The learning "
             "rate is too large for this data: lower learning_rate_init (or scale the "
             "features)."

@@ -16,6 +16,7 @@ averaging skips that and returns wrong averages with L1 (see the tests).
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
 from ._losses import loss_derivative
@@ -211,7 +212,32 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
     return status
 
 
+def readonly(a: np.ndarray) -> np.ndarray:
+    """Read-only view of ``a``.
+
+    Numba compiles read-only and writeable arrays separately; the data arrays (X, y) are
+    always passed read-only so that a memory-mapped X does not cost another compilation.
+    """
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def empty_inputs(dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Placeholders for the representation (dense or CSR) that is not in use."""
-    return (np.empty((0, 0), dtype=dtype), np.empty(0, dtype=dtype),
-            np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32))
+    return (readonly(np.empty((0, 0), dtype=dtype)), readonly(np.empty(0, dtype=dtype)),
+            readonly(np.empty(0, dtype=np.int32)), readonly(np.empty(0, dtype=np.int32)))
+
+
+def kernel_inputs(X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(dense X, CSR data, indices, indptr, is_sparse) as ``run_epoch`` takes them.
+
+    A C-contiguous X is not copied; an F-ordered one is (rows are read one at a time).
+    """
+    Xd, data, indices, indptr = empty_inputs(X.dtype)
+    if sp.issparse(X):
+        data = readonly(X.data)
+        indices = readonly(X.indices.astype(np.int32, copy=False))
+        indptr = readonly(X.indptr.astype(np.int32, copy=False))
+        return Xd, data, indices, indptr, True
+    return readonly(np.ascontiguousarray(X)), data, indices, indptr, False

@@ -85,9 +85,11 @@ class LossFit:
         return curvature * lam / self.n_eff + self.l2
 
 
-def _weighted_moments(X, y, sw, fit_intercept, chunk=8192):
+def _weighted_moments(X, y, sw, fit_intercept):
     """X^T S X, X^T S y, sum S y^2, weighted means; float64, X read in row chunks."""
     n, p = X.shape
+    # Chunks of about 256 KiB keep the float64 working copies small next to X.
+    chunk = max(64, (1 << 18) // (8 * max(p, 1)))
     if sp.issparse(X):
         Xs = X.multiply(sw[:, None]).tocsr()
         G = np.asarray((X.T @ Xs).toarray(), dtype=np.float64)

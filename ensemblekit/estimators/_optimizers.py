@@ -2,7 +2,9 @@
 
 ``optimizer_step`` is the whole optimizer: it maps (w, g, m, v) to the new values and
 returns the effective step size of the coordinate, which the caller uses as the
-threshold scale of the L1 proximal step (a proximal version of each method).
+threshold scale of the L1 proximal step (a proximal version of each method). The
+effective step is chosen so that the fixed points are the minimizers of the penalized
+objective.
 ``m`` holds the velocity (momentum, nesterov) or the first moment (adam); ``v`` the
 accumulated squared gradients (adagrad, rmsprop, adam).
 """
@@ -74,12 +76,15 @@ def optimizer_step(code, w, g, m, v, lr, bc1, bc2, hp, decay):
     """
     if code == SGD:
         return w - lr * g, m, v, lr
-    if code == MOMENTUM:
-        m = hp[HP_MOMENTUM] * m - lr * g
-        return w + m, m, v, lr
-    if code == NESTEROV:
-        m = hp[HP_MOMENTUM] * m - lr * g
-        return w + hp[HP_MOMENTUM] * m - lr * g, m, v, lr
+    if code == MOMENTUM or code == NESTEROV:
+        # At a fixed point the velocity is -lr g / (1 - momentum): that is the step the
+        # L1 threshold must use, or the penalty would be shrunk by (1 - momentum).
+        mu = hp[HP_MOMENTUM]
+        m = mu * m - lr * g
+        eff = lr / (1.0 - mu)
+        if code == MOMENTUM:
+            return w + m, m, v, eff
+        return w + mu * m - lr * g, m, v, eff
     if code == ADAGRAD:
         v = v + g * g
         eff = lr / (math.sqrt(v) + hp[HP_EPSILON])

@@ -20,13 +20,20 @@ ENSEMBLES = [
 IDS = ["stacking-full", "stacking-average", "weighted", "blending"]
 
 
+def _where(ens):
+    if isinstance(ens, BlendingRegressor):
+        return "the training part of the holdout split"
+    return "fold 0"
+
+
 @pytest.mark.parametrize("make", ENSEMBLES, ids=IDS)
 def test_failing_member_error_names_member_and_fold(make, reg_data):
     X, y = reg_data
     # Fits on all 120 rows but not on a fold's training part: the error must say which fold.
     members = [("ridge", Ridge()), ("fragile", FailOnSmallRegressor(min_rows=110))]
-    with pytest.raises(ValueError, match=r"member 'fragile' on fold 0.*boom: got \d+ rows"):
-        make(members).fit(X, y)
+    ens = make(members)
+    with pytest.raises(ValueError, match=rf"member 'fragile' on {_where(ens)}.*boom: got \d+ rows"):
+        ens.fit(X, y)
 
 
 def test_failing_full_refit_is_named(reg_data):
@@ -54,7 +61,8 @@ def test_failing_fold_in_parallel_is_named(reg_data):
 def test_nan_predicting_member_is_a_clear_error(make, reg_data):
     X, y = reg_data
     ens = make([("ridge", Ridge()), ("broken", NaNRegressor())])
-    with pytest.raises(ValueError, match=r"member 'broken' on fold 0 predicted \d+ non-finite"):
+    msg = rf"member 'broken' on {_where(ens)} predicted \d+ non-finite"
+    with pytest.raises(ValueError, match=msg):
         ens.fit(X, y)
     assert not hasattr(ens, "final_estimator_") and not hasattr(ens, "weights_")
 

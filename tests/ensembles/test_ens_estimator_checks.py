@@ -43,8 +43,8 @@ EXPECTED_FAILED = {
     "BoostingRegressor": {
         "check_sample_weight_equivalence_on_dense_data": (
             "the early-stopping validation rows are drawn over rows (a repeated row can be on "
-            "both sides, a weighted one cannot); LightGBM's min_child_samples also counts rows, "
-            "not weights"
+            "both sides, a weighted one cannot); with early_stopping=False both backends pass "
+            "(test_ens_boosting.py::test_sample_weight_equivalence_without_early_stopping)"
         ),
     },
 }
