@@ -6,8 +6,9 @@ Run ``python benchmarks/bench_estimators.py [--quick] [--only ROWS] [--repeats K
 Every row times ours and the reference *in the same process and run*, interleaved (ours, theirs,
 ours, theirs, ...), after one untimed warm-up call each (so Numba compilation, page faults and
 BLAS thread start-up are excluded), and keeps the best of ``--repeats`` timed calls. Before a ratio
-is printed the row checks that both sides reached the same answer (held-out R^2 or the relative
-gap of one shared NumPy objective, with the tolerance printed in the ``check`` column); a row
+is printed the row checks that both sides reached the same answer (held-out R^2, the training
+objective, or the relative gap to the optimum of one shared NumPy objective function; the
+tolerance is printed in the ``check`` column); a row
 whose check fails prints no ratio and is marked FAIL. The script always exits 0; each row is
 marked PASS / FAIL against its target (ERROR: the row raised, e.g. an API mismatch).
 
@@ -23,9 +24,14 @@ adam_enet
     One epoch of mini-batch Adam (batch 256, ElasticNet) divided by SGDRegressor's ElasticNet
     epoch (per-sample). Target <= 0.5.
 fullbatch
-    One full-batch gradient epoch of ours (the marginal cost of one more epoch of the
-    full-batch solver: ``(t(max_iter=1+m) - t(max_iter=1)) / m``, so input validation is not
-    counted) divided by one read pass over X (``X.sum()``). Target <= 2.0.
+    One full-batch gradient epoch of ``GDRegressor(solver="sgd", batch_size="full")``,
+    measured as the marginal cost of one more epoch, ``(t(max_iter=11) - t(max_iter=1)) / 10``
+    (so input validation is not counted), divided by one read pass over X (``X.sum()``).
+    Check: two epochs equal two gradient steps computed in NumPy. Target <= 2.0.
+fullbatch_fista
+    The same for one iteration of ``solver="fista"`` on X itself (huber loss, which has no
+    Gram shortcut), backtracking included. Check: the objective never increases. Target
+    <= 2.0 (the issue's target for a full-batch gradient epoch).
 enet_opt
     Time for ``GDElasticNet(alpha=0.01, l1_ratio=0.5)`` to reach a relative objective gap
     <= 1e-6 (its ``tol`` is tightened step by step until it does; the first tol that gets
@@ -62,28 +68,40 @@ compile
     numba alone) is shown in the note.
 scaling
     Our per-sample SGD epoch time for n in (50k, 200k, 800k) at p=100 and p in (50, 100,
-    200) at n=200k, printed as time per sample and per sample-feature (scikit-learn's per
-    sample alongside). Rows ``scaling_n`` / ``scaling_p``: max/min of the per-unit time,
-    target <= 1.5 (linear growth).
+    200) at n=200k, printed as time per sample and per sample-feature (scikit-learn's
+    alongside). Rows ``scaling_n`` / ``scaling_p``: the largest per-unit time divided by the
+    one at the smallest size, target <= 1.25 (linear growth: the per-unit time does not
+    grow; it may shrink as fixed costs are amortised).
 
-Why our fast paths are fast
----------------------------
-(Filled in from reading ``ensemblekit/estimators``; see the section at the end of this
-docstring, kept in step with the kernels.)
-
-* Per-sample SGD with L2: the weight vector is stored as ``scale * v``; the L2 shrink
-  ``w <- (1 - eta*alpha*(1-l1_ratio)) w`` is one scalar multiply of ``scale`` instead of a
-  pass over p weights, so each step costs one dot product and one axpy over the row.
-* ElasticNet/L1 on sparse rows: the L1 part is applied lazily (cumulative-penalty
-  bookkeeping, Tsuruoka et al. 2009): a weight is clipped only when its feature appears in a
-  row, so a step costs O(nnz of the row), not O(n_features).
-* Full-batch squared loss with n >> p: the exact solvers work on the p x p Gram matrix
-  ``X.T @ X`` (and ``X.T @ y``), formed once with BLAS; after that an iteration costs
-  O(p^2) instead of O(n p).
-* Full-batch gradients of other losses: ``X @ w`` and ``X.T @ r`` go through BLAS (or a
-  fused one-pass kernel), so an epoch is ~1-2 streaming reads of X.
-* float32 data stays float32 end to end: the kernels are compiled for float32, so the epoch
-  reads half the bytes and no float64 copy of X is made.
+Why our fast paths are fast (as implemented in ``ensemblekit/estimators``)
+--------------------------------------------------------------------------
+* Per-sample SGD with L2 (``_epoch._plain_sgd_epoch``): the weights are stored as
+  ``wscale * theta``, so the L2 shrink ``w <- (1 - lr alpha (1 - l1_ratio)) w`` multiplies
+  one scalar instead of p weights (``theta`` is rescaled only when ``wscale < 1e-9``); a
+  step is one dot product and one axpy over the row's entries.
+* ElasticNet / L1 on sparse rows: Tsuruoka et al.'s (2009) cumulative L1 penalty. ``u`` is
+  the total L1 penalty so far and ``q[j]`` what weight j has actually received; a weight is
+  clipped only when its feature occurs in the current CSR row and all are flushed once at
+  the end of the epoch, so a step costs O(non-zeros of the row), not O(n_features).
+  (On dense rows every coordinate is clipped each step, as in SGDRegressor.)
+* Mini-batch Adam: the gradient of a batch is accumulated row by row in one fused pass (dot
+  + axpy), then the Adam update and the L1 proximal step (soft-thresholding with the
+  per-coordinate effective step) run once per batch: O(p) per 256 samples, where
+  SGDRegressor's ElasticNet pays O(p) of clipping per sample.
+* Exact solvers (``GDRidge`` / ``GDElasticNet``, default ``solver="fista"``): for the squared
+  loss with n >= 2p (and p <= 4000), ``X^T S X``, ``X^T S y`` and the column means are
+  formed once with BLAS (``_fista._weighted_moments``, in row chunks so float32 X is never
+  upcast whole) and the intercept is eliminated by centring; every FISTA iteration is then
+  O(p^2), independent of n.
+* Full-batch gradients on X (FISTA with any other smooth loss): ``X @ w`` and ``X.T @ dl``
+  through BLAS. ``batch_size="full"`` with a first-order solver uses the Numba epoch
+  kernel instead: one fused pass over X (dot + axpy per row).
+* ``GDHuberRegressor``: the scale is eliminated exactly (an O(n) piecewise root find), and
+  the remaining convex problem is solved by FISTA in the metric of the Gram matrix of a
+  20,000-row subsample, warm-started from a fit on that subsample, so the full-data phase
+  needs only a handful of passes (HuberRegressor runs L-BFGS-B on (w, sigma) from zero).
+* float32: validation keeps float32 X as is (no upcast copy), the kernels are compiled per
+  dtype and read float32 rows (half the bytes), and ``coef_`` is returned as float32.
 """
 
 from __future__ import annotations
@@ -142,9 +160,14 @@ SGD_ETA = 1e-3  # constant step; stable for ||x||^2 ~ p = 100 (needs eta < 2 / |
 ADAM_LR = 3e-2  # reaches SGDRegressor's held-out R^2 in one epoch at 50k and 200k rows
 ADAM_BATCH = 256
 EPOCH_R2_TOL = 0.01  # dense epoch rows: |R^2 ours - R^2 sklearn| on held-out rows
-EPOCH_OBJ_TOL = 0.02  # sparse epoch rows: relative difference of the training objective
+# Sparse epoch rows: relative difference of the training objective. Not tighter because
+# the lazy L1 bookkeeping legitimately differs at the end of an epoch (ours flushes the
+# pending cumulative penalty onto every coordinate, SGDRegressor leaves it pending), which
+# moves a one-epoch objective by ~2% when each feature is seen only ~100 times.
+EPOCH_OBJ_TOL = 0.05
 GAP_TARGET = 1e-6  # time-to-optimum rows: relative objective gap
 HUBER_R2_TOL = 0.002
+SCALING_TOL = 1.25  # scaling rows: per-unit time may not grow by more than this
 SLOW_CALL_S = 2.0  # a call slower than this is repeated at most 3 times
 
 ROW_NAMES = (
@@ -500,8 +523,10 @@ def row_fullbatch(data, repeats, m=10):
         theta = _gd_step_numpy(X, y, theta, lr, SGD_ALPHA)
     got = np.append(m2.coef_, m2.intercept_)
     err = float(np.max(np.abs(got - theta)) / max(np.max(np.abs(theta)), 1e-300))
-    row.check_ok = err <= 1e-8
+    row.check_ok = bool(err <= 1e-8 and tk > t1)
     row.check = f"2 epochs = 2 NumPy gradient steps (max rel. diff {err:.1e}, tol 1e-8)"
+    if tk <= t1:
+        row.check += f"; marginal time not measurable (t({1 + m}) <= t(1))"
     row.ours = f"{fmt_s(per_epoch)} / epoch"
     row.ref = f"{fmt_s(t_sum)} (X.sum())"
     row.value, row.target = per_epoch / t_sum, 2.0
@@ -525,9 +550,12 @@ def row_fullbatch_fista(data, repeats, m=10):
     tk, mk = time_one(fitter(make(1 + m), X, y), repeats)
     per_epoch = max(tk - t1, 0.0) / m
     curve = np.asarray(mk.loss_curve_)
-    row.check_ok = bool(np.all(np.diff(curve) <= 1e-12 * abs(curve[0])) and curve[-1] < curve[0])
+    row.check_ok = bool(np.all(np.diff(curve) <= 1e-12 * abs(curve[0])) and curve[-1] < curve[0]
+                        and tk > t1)
     row.check = (f"objective non-increasing over {1 + m} iterations "
                  f"({curve[0]:.4g} -> {curve[-1]:.4g})")
+    if tk <= t1:
+        row.check += f"; marginal time not measurable (t({1 + m}) <= t(1))"
     row.ours = f"{fmt_s(per_epoch)} / iteration"
     row.ref = f"{fmt_s(t_sum)} (X.sum())"
     row.value, row.target = per_epoch / t_sum, 2.0
@@ -604,7 +632,7 @@ def _opt_row(row, X, y, f_of, f_ref_tight, sk, mk, repeats, ref_label):
         return row
     t_o, t_r, m_o, m_r = time_pair(fitter(lambda: mk(chosen), X, y), fitter(sk, X, y), repeats)
     g_o, g_r = rel_gap(f_of(m_o), f_star), rel_gap(f_of(m_r), f_star)
-    row.check_ok = g_o <= GAP_TARGET
+    row.check_ok = bool(g_o <= GAP_TARGET)
     row.check = (f"gap ours {g_o:.1e} (tol={'default' if chosen is None else f'{chosen:g}'}), "
                  f"{ref_label} {g_r:.1e}")
     row.ours, row.ref = fmt_s(t_o), f"{fmt_s(t_r)} ({ref_label})"
@@ -626,7 +654,7 @@ def row_huber(data, repeats):
 
     t_o, t_r, m_o, m_r = time_pair(fitter(mk, X, y_out), fitter(sk, X, y_out), repeats)
     r2_o, r2_r = r2_score(yt, m_o.predict(Xt)), r2_score(yt, m_r.predict(Xt))
-    row.check_ok = abs(r2_o - r2_r) <= HUBER_R2_TOL
+    row.check_ok = bool(abs(r2_o - r2_r) <= HUBER_R2_TOL)
     row.check = f"clean held-out R^2 {r2_o:.5f} vs {r2_r:.5f} (tol {HUBER_R2_TOL})"
     row.ours, row.ref = fmt_s(t_o), f"{fmt_s(t_r)} (HuberRegressor)"
     row.value, row.target = t_o / t_r, 0.2
@@ -691,7 +719,7 @@ def row_float32(data, repeats):
     r2_32 = r2_score(yt, m32.predict(Xt.astype(np.float32)))
     r2_64 = r2_score(yt, m64.predict(Xt))
     dt = getattr(getattr(m32, "coef_", None), "dtype", "?")
-    row.check_ok = abs(r2_32 - r2_64) <= EPOCH_R2_TOL
+    row.check_ok = bool(abs(r2_32 - r2_64) <= EPOCH_R2_TOL)
     row.check = f"held-out R^2 f32 {r2_32:.4f} vs f64 {r2_64:.4f} (tol {EPOCH_R2_TOL})"
     row.ours, row.ref = f"{fmt_s(t32)} (f32)", f"{fmt_s(t64)} (f64)"
     row.value, row.target = t32 / t64, 1.05
@@ -872,14 +900,21 @@ def rows_scaling(data, repeats, tables):
         body = [[f"{n:,}", str(p), fmt_s(t), f"{t / n * 1e9:.1f}", f"{t / (n * p) * 1e9:.3f}",
                  f"{tr / n * 1e9:.1f}"] for n, p, t, tr in rows]
         tables.append((title + " (per-sample SGD epoch, l2)", markdown_table(header, body)))
+    # Linear growth <=> the time per unit (sample, sample-feature) does not grow with the size.
+    # It may shrink (fixed per-fit and per-sample costs are amortised), so the check is the
+    # largest per-unit time relative to the one at the smallest size.
     per_sample = [t / n for n, _, t, _ in out_n]
     per_cell = [t / (n * p) for n, p, t, _ in out_p]
-    rn = Row("scaling_n", f"epoch time per sample across n={list(s['scale_n'])}: max/min")
-    rn.value, rn.target = max(per_sample) / min(per_sample), 1.5
+    rn = Row("scaling_n", f"SGD epoch time per sample, n={list(s['scale_n'])}: "
+                          "max / value at smallest n")
+    rn.value, rn.target = max(per_sample) / per_sample[0], SCALING_TOL
     rn.ours = ", ".join(f"{v * 1e9:.1f}" for v in per_sample) + " ns"
-    rp = Row("scaling_p", f"epoch time per sample-feature across p={list(s['scale_p'])}: max/min")
-    rp.value, rp.target = max(per_cell) / min(per_cell), 1.5
+    rn.ref = "sklearn " + ", ".join(f"{tr / n * 1e9:.1f}" for n, _, _, tr in out_n) + " ns"
+    rp = Row("scaling_p", f"SGD epoch time per sample-feature, p={list(s['scale_p'])}: "
+                          "max / value at smallest p")
+    rp.value, rp.target = max(per_cell) / per_cell[0], SCALING_TOL
     rp.ours = ", ".join(f"{v * 1e9:.2f}" for v in per_cell) + " ns"
+    rp.ref = "sklearn " + ", ".join(f"{tr / (n * p) * 1e9:.2f}" for n, p, _, tr in out_p) + " ns"
     return [rn, rp]
 
 
@@ -1017,10 +1052,18 @@ def main(argv=None):
     if limiter is not None:
         limiter.restore_original_limits()
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"mode": mode, "repeats": repeats, "machine": start_info,
-                       "rows": [dict(asdict(r), status=r.status) for r in results]}, f, indent=1)
+        _write_json(args.json, mode, repeats, start_info, results)
     return 0
+
+
+def _write_json(path, mode, repeats, start_info, results):
+    try:
+        with open(path, "w") as f:
+            json.dump({"mode": mode, "repeats": repeats, "machine": start_info,
+                       "rows": [dict(asdict(r), status=r.status) for r in results]}, f, indent=1,
+                      default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    except (OSError, TypeError, ValueError) as exc:
+        print(f"could not write {path}: {exc!r}", file=sys.stderr)
 
 
 if __name__ == "__main__":

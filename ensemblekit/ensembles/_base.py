@@ -7,7 +7,6 @@ go to one flat joblib batch so that cheap and expensive members share the worker
 
 from __future__ import annotations
 
-import numbers
 from numbers import Integral
 
 import numpy as np
@@ -80,7 +79,7 @@ def resolve_cv(cv, random_state):
     """
     if cv is None:
         cv = 5
-    if isinstance(cv, numbers.Integral):
+    if isinstance(cv, Integral):
         return KFold(n_splits=int(cv), shuffle=True, random_state=random_state)
     return check_cv(cv)
 
@@ -202,11 +201,14 @@ def fit_members_on_splits(
     """
     labels = list(range(len(splits))) if split_labels is None else list(split_labels)
     jobs = []
+    # The refits on all rows are the longest jobs: dispatching them first keeps the workers
+    # from idling on a long tail at the end of the batch.
+    if fit_full:
+        jobs += [(i, None, clone(est), None, None, name)
+                 for i, (name, est) in enumerate(named_members)]
     for i, (name, est) in enumerate(named_members):
         for k, (train, test) in enumerate(splits):
             jobs.append((i, k, clone(est), train, test, name))
-        if fit_full:
-            jobs.append((i, None, clone(est), None, None, name))
     out = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_predict_job)(
             est, X, y, sample_weight, train, test, name, None if k is None else labels[k]

@@ -7,13 +7,17 @@ with its meaning of ``alpha``.
 
 from ._exceptions import DivergenceError
 from ._gd_regressor import GDRegressor
+from ._huber import GDHuberRegressor
 from ._linear_twins import GDElasticNet, GDLasso, GDLinearRegression, GDRidge
+from ._quantile import GDQuantileRegressor
 
 __all__ = [
     "DivergenceError",
     "GDElasticNet",
+    "GDHuberRegressor",
     "GDLasso",
     "GDLinearRegression",
+    "GDQuantileRegressor",
     "GDRegressor",
     "GDRidge",
 ]

@@ -77,7 +77,7 @@ class _Data:
         self.X = X
         self.is_sparse = sp.issparse(X)
         self.n, self.p = X.shape
-        self.y = y
+        self.y = readonly(y)
         self.train_idx = train_idx
         self.n_train = train_idx.shape[0]
         # Mean-one weights over the training rows, zero elsewhere: the objective is then
@@ -90,7 +90,7 @@ class _Data:
 
     def kernel_inputs(self):
         if self._kernel_inputs is None:
-            self._kernel_inputs = kernel_inputs(self.X) + (readonly(self.y),)
+            self._kernel_inputs = kernel_inputs(self.X) + (self.y,)
         return self._kernel_inputs
 
     def predict(self, theta):
@@ -132,8 +132,6 @@ class BaseGD(RegressorMixin, BaseEstimator):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("The total sample weight is zero: nothing to fit.")
-        if sp.issparse(X):
-            X.sum_duplicates()
         return X, y, sw
 
     def _train_split(self, sw, rng, cfg):

@@ -86,28 +86,30 @@ class LossFit:
 
 
 def _weighted_moments(X, y, sw, fit_intercept):
-    """X^T S X, X^T S y, sum S y^2, weighted means; float64, X read in row chunks."""
+    """X^T S X, X^T S y, sum S y^2 and the weighted sums, in float64."""
     n, p = X.shape
-    # Chunks of about 256 KiB keep the float64 working copies small next to X.
-    chunk = max(64, (1 << 18) // (8 * max(p, 1)))
+    ys = float(sw @ y)
+    yy = float(sw @ (y * y))
     if sp.issparse(X):
         Xs = X.multiply(sw[:, None]).tocsr()
         G = np.asarray((X.T @ Xs).toarray(), dtype=np.float64)
         xs = np.asarray(Xs.sum(axis=0), dtype=np.float64).ravel()
         c = np.asarray(X.T @ (sw * y), dtype=np.float64).ravel()
-    else:
-        G = np.zeros((p, p))
-        xs = np.zeros(p)
-        c = np.zeros(p)
-        for start in range(0, n, chunk):
-            Xb = np.asarray(X[start:start + chunk], dtype=np.float64)
-            sb = sw[start:start + chunk]
-            Xw = Xb * sb[:, None]
-            G += Xb.T @ Xw
-            xs += Xw.sum(axis=0)
-            c += Xw.T @ y[start:start + chunk]
-    ys = float(sw @ y)
-    yy = float(sw @ (y * y))
+        return G, c, xs, ys, yy
+    swy = sw * y
+    c = np.asarray(X.T @ swy.astype(X.dtype, copy=False), dtype=np.float64)
+    xs = np.asarray(sw.astype(X.dtype, copy=False) @ X, dtype=np.float64)
+    if X.dtype == np.float64 and np.all(sw == 1.0):
+        return X.T @ X, c, xs, ys, yy  # BLAS on X itself, no copy
+    # float32 X (accumulate in float64) or weights: row chunks whose float64 working copy is
+    # at most 1/16 of X, so the peak memory stays close to the size of X.
+    chunk = max(256, X.nbytes // 16 // (8 * max(p, 1)))
+    G = np.zeros((p, p))
+    root = np.sqrt(sw)
+    for start in range(0, n, chunk):
+        Xb = X[start:start + chunk].astype(np.float64)
+        Xb *= root[start:start + chunk, None]
+        G += Xb.T @ Xb
     return G, c, xs, ys, yy
 
 

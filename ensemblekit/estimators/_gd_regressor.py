@@ -70,9 +70,13 @@ class GDRegressor(BaseGD):
     zeros; per-sample SGD uses Tsuruoka's cumulative penalty, lazily on sparse rows.
 
     Per-sample and mini-batch loops are compiled by Numba (cached on disk); one kernel per
-    dtype covers every loss, penalty, optimizer and schedule. Multi-output targets are not
-    supported (a ``ValueError`` is raised); use
-    :class:`~sklearn.multioutput.MultiOutputRegressor`.
+    dtype covers every loss, penalty, optimizer and schedule. X may be dense (C or F order;
+    the stochastic solvers read rows, so an F-ordered X is copied once to C order, a
+    C-ordered one never) or CSR; float32 input is kept in float32. Multi-output targets are
+    not supported (a ``ValueError`` is raised); use
+    :class:`~sklearn.multioutput.MultiOutputRegressor`. A learning rate that makes the
+    objective diverge raises :class:`DivergenceError` (a ``ValueError``); reaching
+    ``max_iter`` before the stopping rule emits a ``ConvergenceWarning``.
 
     Parameters
     ----------

@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._exceptions import DivergenceError
 from ._robust_utils import (
     design_matvec,
     design_rmatvec,
@@ -197,9 +198,12 @@ def _duality_gap(phi, psi, xpsi, xsw, y, sw, eps, alpha, fit_intercept) -> float
         xu = xpsi - shift * xsw
     else:
         u, xu = psi, xpsi
-    k = 1.0 / max(1.0, _dual_excess(u, sw, eps))
-    dual = k * float(u @ y) - k * k * float(xu @ xu) / (4.0 * alpha)
-    return phi - dual
+    # Any k in [0, k_max] keeps k u in C; the best one maximises the concave k a - k^2 b.
+    k_max = 1.0 / max(1.0, _dual_excess(u, sw, eps))
+    a = float(u @ y)
+    b = float(xu @ xu) / (4.0 * alpha)
+    k = k_max if b <= 0.0 else min(k_max, max(0.0, a / (2.0 * b)))
+    return phi - (k * a - k * k * b)
 
 
 @njit(cache=True)
@@ -263,7 +267,7 @@ def _huber_fista(X, y, sw, epsilon, alpha, fit_intercept, z0, metric, max_iter, 
         sigma_y = _optimal_scale(r_y, sw, eps, _SIGMA_MIN, sigma_y)
         phi_y = _huber_loss_grad(r_y, sw, eps, sigma_y, psi) + penalty(zy)
         if not np.isfinite(phi_y):
-            raise FloatingPointError(
+            raise DivergenceError(
                 "GDHuberRegressor diverged (non-finite objective); rescale X and y or "
                 "increase alpha."
             )
@@ -280,7 +284,10 @@ def _huber_fista(X, y, sw, epsilon, alpha, fit_intercept, z0, metric, max_iter, 
         # estimate is trustworthy in the Gram metric (curvature within a small factor of
         # the metric); in the diagonal metric only the certified duality gap is, except
         # for alpha = 0 where the dual gives no finite bound.
-        estimate_ok = not metric.diagonal or alpha == 0.0
+        # At the lower bound of sigma phi behaves like an absolute loss (kinked; the case
+        # for epsilon = 1), where the smooth-curvature estimate means nothing.
+        smooth = sigma_y > 2.0 * _SIGMA_MIN
+        estimate_ok = smooth and (not metric.diagonal or alpha == 0.0)
         small_step = 0.25 * sigma_y * gd <= tol * max(phi_y, 1e-300)
         if gap <= tol * max(phi_y, 1e-300) or (estimate_ok and small_step):
             z, sigma_z, phi_z, r_z = zy, sigma_y, phi_y, r_y
@@ -304,7 +311,8 @@ def _huber_fista(X, y, sw, epsilon, alpha, fit_intercept, z0, metric, max_iter, 
             theta *= 2.0
         if not accepted:
             # No step lowers phi at this precision: we sit on the floating-point floor.
-            converged = 0.25 * sigma_y * gd <= 1e3 * tol * max(phi_y, 1e-300)
+            floor = 1e3 * tol * max(phi_y, 1e-300)
+            converged = gap <= floor or (estimate_ok and 0.25 * sigma_y * gd <= floor)
             break
         theta = max(theta * 0.8, 1e-3)
         if phi_new > phi_z and t > 1.0:
@@ -518,11 +526,17 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
             X, y, sw, self.epsilon, alpha, fi, z0, metric, self.max_iter, tol
         )
         if not np.all(np.isfinite(z)) or not np.isfinite(sigma):
-            raise FloatingPointError(
+            raise DivergenceError(
                 "GDHuberRegressor diverged (non-finite coefficients); rescale X and y or "
                 "increase alpha."
             )
         if not converged:
+            # Typically noiseless data fitted exactly: the optimum sits on the kink r = 0.
+            z_int = _interpolation_certificate(
+                X, y, sw, alpha, float(self.epsilon), fi, overdetermined=True
+            )
+            if z_int is not None:
+                return self._set_fitted(X, y, sw, z_int, _SIGMA_MIN, n_iter)
             warnings.warn(
                 f"GDHuberRegressor did not converge in max_iter={self.max_iter} iterations; "
                 "increase max_iter or tol.",
@@ -576,7 +590,7 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         return tags
 
 
-def _interpolation_certificate(X, y, sw, alpha, eps, fit_intercept, max_rows=4000):
+def _interpolation_certificate(X, y, sw, alpha, eps, fit_intercept, overdetermined=False):
     """Exact solution when the optimum interpolates the positively weighted rows, else None.
 
     After eliminating sigma the loss f(r) = min_sigma F(r, sigma) is positively homogeneous,
@@ -586,16 +600,28 @@ def _interpolation_certificate(X, y, sw, alpha, eps, fit_intercept, max_rows=400
     minimum-penalty interpolant admits a multiplier u in C with X~^T u = (2 alpha w, 0).
     We take the multiplier of least weighted norm (the best candidate for the ellipsoid)
     and test it, which settles that case exactly instead of iterating.
+    With ``overdetermined=True`` it also handles more rows than unknowns (noiseless
+    data that the model fits exactly), at the price of a dense copy of those rows.
     """
     pos = np.flatnonzero(sw > 0)
     q = X.shape[1] + int(fit_intercept)
-    if pos.size > min(q, max_rows):
+    if pos.size > (200_000 if overdetermined else min(q, 4000)):
         return None
     Xp = X[pos]
     Xp = Xp.toarray() if sp.issparse(Xp) else np.asarray(Xp)
     Xp = Xp.astype(np.float64)
     yp, swp = y[pos], sw[pos]
-    if alpha == 0.0:
+    if pos.size > q:
+        Xt = np.hstack([Xp, np.ones((pos.size, 1))]) if fit_intercept else Xp
+        z = sla.lstsq(Xt, yp, check_finite=False)[0]
+        g = np.zeros(q)
+        g[: Xp.shape[1]] = 2.0 * alpha * z[: Xp.shape[1]]
+        # Least weighted-norm u with X~^T u = g: u = diag(s) X~ G^+ g, G = X~^T diag(s) X~.
+        G = Xt.T @ (swp[:, None] * Xt)
+        u = swp * (Xt @ (np.linalg.pinv(G) @ g))
+        if not np.allclose(Xt.T @ u, g, rtol=1e-8, atol=1e-12 * (np.abs(g).max() + 1e-300)):
+            return None
+    elif alpha == 0.0:
         Xt = np.hstack([Xp, np.ones((pos.size, 1))]) if fit_intercept else Xp
         z = sla.lstsq(Xt, yp, check_finite=False)[0]
         u = np.zeros(pos.size)
@@ -626,7 +652,7 @@ def _gram(X, sw, fit_intercept, diagonal):
     with np.errstate(over="ignore", invalid="ignore"):
         G = _gram_unchecked(X, sw, fit_intercept, diagonal)
     if not np.all(np.isfinite(G)):
-        raise FloatingPointError(
+        raise DivergenceError(
             "GDHuberRegressor: X^T X overflows float64, so the fit would diverge; "
             "rescale X (e.g. StandardScaler)."
         )

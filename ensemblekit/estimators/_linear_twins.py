@@ -206,7 +206,8 @@ class GDRidge(_GDTwin):
 
     Minimizes :math:`\sum_i s_i (y_i - x_i^\top w - b)^2 + \alpha \|w\|_2^2`, scikit-learn's
     Ridge objective, i.e. ``GDRegressor`` with ``penalty="l2"`` and
-    ``alpha / sum(sample_weight)``. Multi-output targets are not supported.
+    ``alpha / sum(sample_weight)`` (with ``partial_fit``, the weight of the data passed in
+    that call). Multi-output targets are not supported.
 
     Parameters
     ----------

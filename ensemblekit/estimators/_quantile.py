@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._exceptions import DivergenceError
 from ._robust_utils import (
     design_matvec,
     design_rmatvec,
@@ -392,7 +393,7 @@ class _PDHG:
             n_iter += steps
             st.k += steps
             if not (np.all(np.isfinite(st.z)) and np.all(np.isfinite(st.v))):
-                raise FloatingPointError(
+                raise DivergenceError(
                     "GDQuantileRegressor diverged (non-finite iterates); rescale X and y."
                 )
             k = st.k
@@ -482,11 +483,12 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         prox (exact zeros). ``"gram"`` uses the inverse weighted Gram matrix, which
         whitens correlated features, and dualises the L1 term (coefficients are then
         only approximately sparse unless the active-set polish certifies a vertex);
-        it costs O(n_features^2) per iteration. ``"auto"``, when ``n_features + 1 <= 1000``
-        and there are at least twice as many positively weighted samples, runs
-        ``"gram"`` for up to a fifth of ``max_iter`` and, if that has not certified the
-        solution, continues from its best iterates with ``"diagonal"``; otherwise it
-        uses ``"diagonal"``.
+        it costs O(n_features^2) per iteration and needs more positively weighted samples
+        than ``n_features + 1`` (otherwise ``"diagonal"`` is used). ``"auto"``, when
+        ``n_features + 1 <= 1000`` and there are at least twice as many positively
+        weighted samples, runs ``"gram"`` for up to a fifth of ``max_iter`` and, if that
+        has not certified the solution, continues from its best iterates with
+        ``"diagonal"``; otherwise it uses ``"diagonal"``.
 
     Attributes
     ----------
@@ -516,7 +518,7 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
     >>> y = X @ np.array([1.0, -2.0]) + rng.normal(size=300)
     >>> reg = GDQuantileRegressor(quantile=0.5, alpha=0.01).fit(X, y)
     >>> np.round(reg.coef_, 1)
-    array([ 1. , -1.9])
+    array([ 1., -2.])
     """
 
     _parameter_constraints: dict = {
@@ -582,7 +584,7 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         if fi:
             colsq = np.append(colsq, 1.0)
         if not np.all(np.isfinite(colsq)):
-            raise FloatingPointError(
+            raise DivergenceError(
                 "GDQuantileRegressor: squared column norms of X overflow float64, so the "
                 "fit would diverge; rescale X (e.g. StandardScaler)."
             )
@@ -604,7 +606,9 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
             # budget, then hand its best iterates to the diagonal metric.
             plan = [(True, max(self.max_iter // 5, 1)), (False, self.max_iter)]
         else:
-            plan = [(self.preconditioner == "gram", self.max_iter)]
+            # A Gram matrix of rank below n_features + 1 defines no metric.
+            use_gram = self.preconditioner == "gram" and np.count_nonzero(sw) > q
+            plan = [(use_gram, self.max_iter)]
         n_iter = 0
         converged = self._certified(state.best)
         for full, budget in plan:
@@ -626,7 +630,7 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
             )
         z = state.best[2]
         if not np.all(np.isfinite(z)):
-            raise FloatingPointError(
+            raise DivergenceError(
                 "GDQuantileRegressor diverged (non-finite coefficients); rescale X and y."
             )
         self.coef_ = z[:p].copy()

@@ -29,6 +29,7 @@ from sklearn.model_selection._validation import (
     _insert_error_scores,
     _warn_or_raise_about_fit_failures,
 )
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_method_params, indexable
 
 from ._space import SearchSpace
@@ -117,9 +118,9 @@ class _Runner:
         )
         return self._collect(candidate_params, self.parallel(tasks), more_results, trial_info)
 
-    def run_tasks(self, candidate_params, tasks, more_results=None, trial_info=None):
-        """Evaluate custom per-(candidate, fold) tasks that return ``_fit_and_score``-like dicts."""
-        return self._collect(list(candidate_params), self.parallel(tasks), more_results, trial_info)
+    def collect(self, candidate_params, outs, more_results=None, trial_info=None):
+        """Gather ``_fit_and_score``-like dicts of custom tasks, candidate-major and fold-minor."""
+        return self._collect(list(candidate_params), outs, more_results, trial_info)
 
     def _collect(self, candidate_params, outs, more_results, trial_info):
         n_splits = len(self.splits)
@@ -153,8 +154,17 @@ class _Runner:
             "error": errors[0] if errors else None,
             "extra": extra,
             "folds": [
-                {k: f.get(k) for k in ("test_scores", "train_scores", "n_test_samples",
-                                       "fit_time", "score_time", "fit_error")}
+                {
+                    k: f.get(k)
+                    for k in (
+                        "test_scores",
+                        "train_scores",
+                        "n_test_samples",
+                        "fit_time",
+                        "score_time",
+                        "fit_error",
+                    )
+                }
                 for f in folds
             ],
         }
@@ -197,11 +207,28 @@ class _TrialSearchCV(BaseSearchCV):
     """Base of the searches: BaseSearchCV's contract plus a trial log and a progress bar."""
 
     @abstractmethod
-    def __init__(self, estimator, *, scoring=None, n_jobs=None, refit=True, cv=None, verbose=0,
-                 pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False):
+    def __init__(
+        self,
+        estimator,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+    ):
         super().__init__(
-            estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
-            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            estimator=estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
             return_train_score=return_train_score,
         )
 
@@ -211,9 +238,8 @@ class _TrialSearchCV(BaseSearchCV):
         rs = self.random_state
         if isinstance(rs, numbers.Integral):
             return int(rs)
-        if rs is None:
-            return int(np.random.randint(2**31 - 1))
-        return int(rs.randint(2**31 - 1))
+        # None or a RandomState: draw once, so every part of the search derives from one seed.
+        return int(check_random_state(rs).randint(2**31 - 1))
 
     def _header(self, space, X, n_splits):
         cv = self.cv if self.cv is not None else 5
@@ -241,7 +267,9 @@ class _TrialSearchCV(BaseSearchCV):
         if isinstance(scorers, _MultimetricScorer) or isinstance(scorers, dict):
             if isinstance(self.refit, str):
                 return self.refit
-            return sorted(scorers._scorers)[0] if hasattr(scorers, "_scorers") else sorted(scorers)[0]
+            return (
+                sorted(scorers._scorers)[0] if hasattr(scorers, "_scorers") else sorted(scorers)[0]
+            )
         return "score"
 
     @_fit_context(prefer_skip_nested_validation=False)

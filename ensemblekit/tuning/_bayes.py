@@ -143,8 +143,14 @@ class BayesSearchCV(_TrialSearchCV):
         storage=None,
     ):
         super().__init__(
-            estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
-            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            estimator=estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
             return_train_score=return_train_score,
         )
         self.search_spaces = search_spaces
@@ -166,8 +172,11 @@ class BayesSearchCV(_TrialSearchCV):
             )
 
     def _header_settings(self) -> dict:
-        return {"n_initial_points": self.n_initial_points, "acquisition": self.acquisition,
-                "n_points": self._batch_size()}
+        return {
+            "n_initial_points": self.n_initial_points,
+            "acquisition": self.acquisition,
+            "n_points": self._batch_size(),
+        }
 
     def _n_trials_hint(self):
         return self.n_iter

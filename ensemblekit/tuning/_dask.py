@@ -68,7 +68,9 @@ def dask_client(
     cluster = None
     if address is None:
         cluster = LocalCluster(
-            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=processes,
             **cluster_kwargs,
         )
         client = Client(cluster)

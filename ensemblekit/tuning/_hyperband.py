@@ -26,8 +26,11 @@ def _find_param(estimator, suffix: str) -> str | None:
     if not names:
         return None
     # The outermost match is the one that controls the model (e.g. a Pipeline's final step).
-    return sorted(names, key=lambda n: (n.count("__") > 0, -n.count("__")))[0] if len(names) > 1 \
+    return (
+        sorted(names, key=lambda n: (n.count("__") > 0, -n.count("__")))[0]
+        if len(names) > 1
         else names[0]
+    )
 
 
 def _budget_mode(estimator, resource: str, resource_param):
@@ -70,9 +73,27 @@ def _error_scores(scorers, error_score):
     return error_score
 
 
-def _advance(estimator, params, state, X, y, train, test, *, mode, r_prev, r, resource_param,
-             warm_start_param, scorers, fit_params, score_params, return_train_score, error_score,
-             classes):
+def _advance(
+    estimator,
+    params,
+    state,
+    X,
+    y,
+    train,
+    test,
+    *,
+    mode,
+    r_prev,
+    r,
+    resource_param,
+    warm_start_param,
+    scorers,
+    fit_params,
+    score_params,
+    return_train_score,
+    error_score,
+    classes,
+):
     """Bring one (trial, fold) model from ``r_prev`` to ``r`` units of resource and score it.
 
     Returns a dict shaped like ``_fit_and_score``'s, plus ``state`` (the model, to continue from
@@ -141,7 +162,8 @@ def _advance(estimator, params, state, X, y, train, test, *, mode, r_prev, r, re
         test_scores = _score(model, X_test, y_test, scorers, score_params, error_score)
         train_scores = (
             _score(model, X_train, y_train, scorers, score_params, error_score)
-            if return_train_score else None
+            if return_train_score
+            else None
         )
     else:
         test_scores = train_scores = _error_scores(scorers, error_score)
@@ -276,8 +298,14 @@ class HyperbandSearchCV(_TrialSearchCV):
         storage=None,
     ):
         super().__init__(
-            estimator=estimator, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
-            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            estimator=estimator,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
             return_train_score=return_train_score,
         )
         self.param_distributions = param_distributions
@@ -317,9 +345,13 @@ class HyperbandSearchCV(_TrialSearchCV):
             self._resources()
 
     def _header_settings(self) -> dict:
-        return {"resource": self.resource, "max_resource": self.max_resource,
-                "min_resource": self.min_resource, "eta": self.eta,
-                "resource_param": self._rparam}
+        return {
+            "resource": self.resource,
+            "max_resource": self.max_resource,
+            "min_resource": self.min_resource,
+            "eta": self.eta,
+            "resource_param": self._rparam,
+        }
 
     def _select_best_index(self, refit, refit_metric, results):
         if callable(refit):
@@ -376,8 +408,18 @@ class HyperbandSearchCV(_TrialSearchCV):
                         scores.append(None)
                 if todo:
                     before = len(runner.history)
-                    self._run_rung(runner, b, rung, r, prev_r, [ids[i] for i in todo],
-                                   [proposals[i] for i in todo], splits, states, classes)
+                    self._run_rung(
+                        runner,
+                        b,
+                        rung,
+                        r,
+                        prev_r,
+                        [ids[i] for i in todo],
+                        [proposals[i] for i in todo],
+                        splits,
+                        states,
+                        classes,
+                    )
                     new_scores = [s for _, _, s in runner.history[before:]]
                     it = iter(new_scores)
                     scores = [next(it) if s is None else s for s in scores]
@@ -407,14 +449,28 @@ class HyperbandSearchCV(_TrialSearchCV):
         for tid, (_, p) in zip(ids, proposals, strict=True):
             for f, (train, test) in enumerate(splits):
                 keys.append((tid, f))
-                tasks.append(delayed(_advance)(
-                    runner.base_estimator, p, states.get((tid, f)), runner.X, runner.y,
-                    train, test, mode=self._mode, r_prev=prev_r or 0, r=r,
-                    resource_param=self._rparam, warm_start_param=self._wsparam,
-                    scorers=runner.scorers, fit_params=kw["fit_params"],
-                    score_params=kw["score_params"], return_train_score=self.return_train_score,
-                    error_score=self.error_score, classes=classes,
-                ))
+                tasks.append(
+                    delayed(_advance)(
+                        runner.base_estimator,
+                        p,
+                        states.get((tid, f)),
+                        runner.X,
+                        runner.y,
+                        train,
+                        test,
+                        mode=self._mode,
+                        r_prev=prev_r or 0,
+                        r=r,
+                        resource_param=self._rparam,
+                        warm_start_param=self._wsparam,
+                        scorers=runner.scorers,
+                        fit_params=kw["fit_params"],
+                        score_params=kw["score_params"],
+                        return_train_score=self.return_train_score,
+                        error_score=self.error_score,
+                        classes=classes,
+                    )
+                )
         key_iter = iter(keys)
 
         def take_state(out):
@@ -437,7 +493,7 @@ class HyperbandSearchCV(_TrialSearchCV):
             "rung": [rung] * len(ids),
             "n_resources": [r] * len(ids),
         }
-        runner.run_tasks(
+        runner.collect(
             [self._row_params(p, r) for _, p in proposals],
             (take_state(o) for o in runner.parallel(tasks)),
             more_results=more,
@@ -452,9 +508,23 @@ class HyperbandSearchCV(_TrialSearchCV):
         idx = np.arange(X.shape[0] if hasattr(X, "shape") else len(X))
         classes = np.unique(y) if is_classifier(self.estimator) else None
         out = _advance(
-            clone(self.estimator), params, None, X, y, idx, idx[:1], mode=self._mode, r_prev=0,
-            r=r, resource_param=self._rparam, warm_start_param=self._wsparam,
-            scorers=lambda est, X, y: 0.0, fit_params=fit_params, score_params={},
-            return_train_score=False, error_score="raise", classes=classes,
+            clone(self.estimator),
+            params,
+            None,
+            X,
+            y,
+            idx,
+            idx[:1],
+            mode=self._mode,
+            r_prev=0,
+            r=r,
+            resource_param=self._rparam,
+            warm_start_param=self._wsparam,
+            scorers=lambda est, X, y: 0.0,
+            fit_params=fit_params,
+            score_params={},
+            return_train_score=False,
+            error_score="raise",
+            classes=classes,
         )
         return out["state"]

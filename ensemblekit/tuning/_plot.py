@@ -54,8 +54,9 @@ def plot_optimization_history(search, *, metric: str | None = None, ax=None) -> 
     x = np.arange(1, len(scores) + 1)
     ax.scatter(x, scores, s=14, alpha=0.6, label="trial")
     best = np.fmax.accumulate(np.where(np.isfinite(scores), scores, -np.inf))
-    ax.step(x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3",
-            label="best so far")
+    ax.step(
+        x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3", label="best so far"
+    )
     ax.set_xlabel("trial")
     ax.set_ylabel(f"mean test {metric}")
     ax.set_title("Optimization history")
@@ -95,8 +96,9 @@ def plot_parameter_scores(search, *, metric: str | None = None, params=None) -> 
         pairs = [(r[name], s) for r, s in zip(rows, scores, strict=True) if name in r]
         vals = [v for v, _ in pairs]
         ys = np.array([s for _, s in pairs], dtype=float)
-        numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                      for v in vals)
+        numeric = all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in vals
+        )
         if numeric:
             xs = np.array(vals, dtype=float)
             ax.scatter(xs, ys, s=14, alpha=0.7)

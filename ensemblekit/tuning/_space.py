@@ -266,8 +266,10 @@ def to_dimension(value, name: str = "?") -> Dimension:
             f"Parameter {name!r}: only frozen scipy.stats distributions are supported "
             f"(with .dist, .cdf and .ppf), got {value!r}"
         )
-    if isinstance(value, tuple) and len(value) in (2, 3) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value[:2]
+    if (
+        isinstance(value, tuple)
+        and len(value) in (2, 3)
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value[:2])
     ):
         low, high = value[:2]
         prior = value[2] if len(value) == 3 else "uniform"
@@ -303,7 +305,9 @@ class Space:
         return [dict(zip(self.names, vals, strict=True)) for vals in zip(*cols, strict=True)]
 
     def encode(self, params: Mapping) -> np.ndarray:
-        return np.concatenate([d.encode(params[n]) for n, d in zip(self.names, self.dims, strict=True)])
+        return np.concatenate(
+            [d.encode(params[n]) for n, d in zip(self.names, self.dims, strict=True)]
+        )
 
     def decode(self, x: np.ndarray) -> dict:
         out, i = {}, 0
@@ -319,7 +323,11 @@ class Space:
         return {n: d.from_json(stored[n]) for n, d in zip(self.names, self.dims, strict=True)}
 
     def signature(self) -> str:
-        return "{" + ", ".join(f"{n}: {d.signature()}" for n, d in zip(self.names, self.dims, strict=True)) + "}"
+        return (
+            "{"
+            + ", ".join(f"{n}: {d.signature()}" for n, d in zip(self.names, self.dims, strict=True))
+            + "}"
+        )
 
     def key(self, params: Mapping) -> str:
         """A hashable identity for duplicate detection (through the JSON form)."""

@@ -77,12 +77,14 @@ class JSONLStorage:
         old_header, records = self.read()
         if old_header is not None:
             mismatched = sorted(
-                k for k in set(header) | set(old_header)
+                k
+                for k in set(header) | set(old_header)
                 if k != "type" and old_header.get(k) != header.get(k)
             )
             if mismatched:
                 details = "; ".join(
-                    f"{k}: stored {old_header.get(k)!r} != now {header.get(k)!r}" for k in mismatched
+                    f"{k}: stored {old_header.get(k)!r} != now {header.get(k)!r}"
+                    for k in mismatched
                 )
                 raise ValueError(
                     f"The storage file {self.path!r} belongs to a different search ({details}). "

@@ -75,9 +75,9 @@ def test_sklearn_bagging_with_gd_estimators(gd, ref, reg_data):
     X = (X - X.mean(0)) / X.std(0)
     # Same bootstrap draws for both (same random_state); BaggingRegressor passes the bootstrap
     # counts as sample_weight since the GD models accept it, so this also checks weighting.
-    ours = BaggingRegressor(gd, n_estimators=10, oob_score=True, random_state=0).fit(X, y)
-    theirs = BaggingRegressor(ref, n_estimators=10, oob_score=True, random_state=0).fit(X, y)
-    assert len(ours.estimators_) == 10
+    ours = BaggingRegressor(gd, n_estimators=20, oob_score=True, random_state=0).fit(X, y)
+    theirs = BaggingRegressor(ref, n_estimators=20, oob_score=True, random_state=0).fit(X, y)
+    assert len(ours.estimators_) == 20
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-3, atol=1e-3)
     assert ours.oob_score_ == pytest.approx(theirs.oob_score_, abs=1e-3)
     # The bagged GD model is not degenerate: it explains the signal.

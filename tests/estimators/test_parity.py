@@ -81,6 +81,18 @@ def test_sparse_input_reaches_same_optimum(problem):
     assert _rel_gap(f_gd, f_ref) <= REL_GAP
 
 
+def test_fista_on_x_without_gram_reaches_enet_optimum():
+    """Huber with a huge epsilon is the squared loss, fitted on X (not the Gram matrix)."""
+    X, y = PROBLEMS["correlated"]()
+    ref = ElasticNet(alpha=0.05, l1_ratio=0.5, tol=1e-12, max_iter=200000).fit(X, y)
+    gd = GDRegressor(loss="huber", epsilon=1e6, solver="fista", penalty="elasticnet",
+                     alpha=0.05, l1_ratio=0.5, tol=1e-10, max_iter=100000).fit(X, y)
+    f_ref = enet_objective(X, y, ref.coef_, ref.intercept_, 0.05, 0.5)
+    f_gd = enet_objective(X, y, gd.coef_, gd.intercept_, 0.05, 0.5)
+    assert _rel_gap(f_gd, f_ref) <= REL_GAP
+    np.testing.assert_array_equal(gd.coef_ != 0, ref.coef_ != 0)
+
+
 def test_no_intercept_parity():
     X, y = PROBLEMS["well_conditioned"]()
     ref = Lasso(alpha=0.1, fit_intercept=False, tol=1e-12).fit(X, y)

@@ -218,10 +218,12 @@ def _run_kernel(X, y, sw, order, batch, theta, m, v, st, loss, opt, sched, lr0, 
     avg = np.zeros(p + 1) if avg is None else avg
     q = np.zeros(p + 1) if q is None else q
     Xd, data, ind, ptr, is_sparse = kernel_inputs(X)
-    status = run_epoch(Xd, data, ind, ptr, is_sparse, readonly(y), sw, order, batch, p, theta, m, v, q,
-                       avg, np.zeros(p + 1), st, LOSS_CODES[loss], 0.5, 0.5, SOLVER_CODES[opt],
-                       HP_ARR, SCHEDULE_CODES[sched], lr0, sp_arr, np.zeros(0), alpha, l1_ratio,
-                       fit_intercept, average_start)
+    status = run_epoch(
+        Xd, data, ind, ptr, is_sparse, readonly(y), sw, order, batch, p, theta, m, v, q, avg,
+        np.zeros(p + 1), st, LOSS_CODES[loss], 0.5, 0.5, SOLVER_CODES[opt], HP_ARR,
+        SCHEDULE_CODES[sched], lr0, sp_arr, np.zeros(0), alpha, l1_ratio, fit_intercept,
+        average_start,
+    )
     assert status == 0
     st[2] += 1
     return avg
