@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -108,6 +109,7 @@ class _CPUClock:
 
 
 def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | None = None):
+    load0 = list(os.getloadavg())
     X, y = load_ames(log_target=True)
     k = outer_folds or (3 if quick else 5)
     outer = list(KFold(k, shuffle=True, random_state=seed).split(X))
@@ -139,7 +141,8 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
             print(f"  outer fold {f}: {name:28s} rmse={rmse[name][-1]:.4f} "
                   f"wall={dt:6.1f}s cpu={dc:6.1f}s", flush=True)
     return {"rmse": rmse, "wall": wall, "cpu": cpu, "outer_folds": k, "n_jobs": n_jobs,
-            "quick": quick}
+            "quick": quick, "load_before": load0, "load_after": list(os.getloadavg()),
+            "cpu_count": os.cpu_count()}
 
 
 def _paired(a, b):
@@ -151,7 +154,8 @@ def report(res) -> list[str]:
     rmse, wall = res["rmse"], res["wall"]
     lines = [
         f"Ames, log(price), {res['outer_folds']}-fold outer CV, n_jobs={res['n_jobs']}"
-        f"{' (quick)' if res['quick'] else ''}",
+        f"{' (quick)' if res['quick'] else ''}; {res['cpu_count']} CPUs, load average "
+        f"{res['load_before'][0]:.1f} before and {res['load_after'][0]:.1f} after the run",
         "",
         "| model | RMSE mean | RMSE std | wall time (s) | CPU time (s) |",
         "|---|---|---|---|---|",

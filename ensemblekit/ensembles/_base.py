@@ -135,7 +135,7 @@ def _reraise(exc: BaseException, name: str, fold, action: str):
     raise new from exc
 
 
-def _fit_predict_job(estimator, X, y, sample_weight, train, test, name, fold):
+def _fit_predict_job(estimator, X, y, sample_weight, train, test, name, fold, keep=True):
     X_train = X if train is None else _safe_indexing(X, train)
     y_train = y if train is None else y[train]
     sw_train = None
@@ -151,7 +151,8 @@ def _fit_predict_job(estimator, X, y, sample_weight, train, test, name, fold):
         pred = estimator.predict(_safe_indexing(X, test))
     except Exception as exc:
         _reraise(exc, name, fold, "predict")
-    return estimator, np.asarray(pred, dtype=np.float64)
+    # Not shipping unneeded fold models back saves pickling whole boosters across processes.
+    return (estimator if keep else None), np.asarray(pred, dtype=np.float64)
 
 
 def check_member_prediction(pred, name: str, fold, n_rows: int) -> np.ndarray:
@@ -194,10 +195,12 @@ def fit_members_on_splits(
     n_jobs,
     verbose=0,
     split_labels=None,
+    keep_fold_models=True,
 ) -> FoldResults:
     """Fit every member on every split (and on all rows if ``fit_full``) in one joblib batch.
 
-    ``split_labels`` names the splits in error messages (default: their fold number).
+    ``split_labels`` names the splits in error messages (default: their fold number). With
+    ``keep_fold_models=False`` only the fold predictions come back (``fold_models`` is None).
     """
     labels = list(range(len(splits))) if split_labels is None else list(split_labels)
     jobs = []
@@ -211,7 +214,8 @@ def fit_members_on_splits(
             jobs.append((i, k, clone(est), train, test, name))
     out = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_fit_predict_job)(
-            est, X, y, sample_weight, train, test, name, None if k is None else labels[k]
+            est, X, y, sample_weight, train, test, name, None if k is None else labels[k],
+            keep_fold_models,
         )
         for (_, k, est, train, test, name) in jobs
     )
@@ -333,6 +337,7 @@ class BaseOOFEnsemble(RegressorMixin, _BaseHeterogeneousEnsemble):
             fit_full=self.refit == "full",
             n_jobs=self.n_jobs,
             verbose=self.verbose,
+            keep_fold_models=self.refit == "average",
         )
         if self.refit == "full":
             self.estimators_ = res.full_models

@@ -149,6 +149,7 @@ class BlendingRegressor(RegressorMixin, _BaseHeterogeneousEnsemble):
             n_jobs=self.n_jobs,
             verbose=self.verbose,
             split_labels=["the training part of the holdout split"],
+            keep_fold_models=not self.refit,
         )
         self.member_names_ = [name for name, _ in members]
         self.holdout_indices_ = hold

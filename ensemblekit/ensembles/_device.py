@@ -121,5 +121,18 @@ def _log_fallback_once(backend: str, reason: str) -> None:
 
 
 def cuda_available() -> bool:
-    """True when XGBoost can train on a CUDA GPU here (used to gate GPU tests)."""
+    """Whether XGBoost can train on a CUDA GPU in this process (probed once, then cached).
+
+    ``BoostingRegressor(device="auto")`` uses the same probe; the GPU tests are gated on it.
+
+    Returns
+    -------
+    available : bool
+
+    Examples
+    --------
+    >>> from ensemblekit.ensembles import cuda_available
+    >>> isinstance(cuda_available(), bool)
+    True
+    """
     return xgboost_cuda()[0]

@@ -24,13 +24,22 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._epoch import ST_EPOCH, ST_N_AVG, ST_SIZE, ST_T, kernel_inputs, readonly, run_epoch
+from ._epoch import (
+    ST_EPOCH,
+    ST_N_AVG,
+    ST_SIZE,
+    ST_T,
+    kernel_inputs,
+    readonly,
+    run_epoch,
+    weighted_data_loss,
+)
 from ._exceptions import DivergenceError
 from ._fista import FistaState, GramFit, LossFit, fista_iteration
 from ._losses import LOSS_CODES, SMOOTH_CURVATURE, SQUARED_ERROR, weighted_loss_sum
-from ._optimizers import ADAM, ADAMW, FISTA, HP_SIZE, SOLVER_CODES
+from ._optimizers import ADAM, ADAMW, HP_SIZE, SOLVER_CODES
 from ._penalties import penalty_value
-from ._schedules import PLATEAU, SCHEDULE_CODES, SP_GAMMA, SP_SCALE
+from ._schedules import SCHEDULE_CODES, SP_GAMMA, SP_SCALE
 
 # Below this learning rate, "plateau" stops training (as SGDRegressor's "adaptive").
 _PLATEAU_MIN_LR = 1e-6
@@ -214,6 +223,38 @@ class BaseGD(RegressorMixin, BaseEstimator):
         return LossFit(data.X, data.y, data.sw, data.n_train, code, cfg.epsilon, cfg.quantile,
                        l2, cfg.fit_intercept)
 
+    def _cached_smooth_part(self, data, cfg, state):
+        """The smooth part for ``partial_fit``, reusing the Gram matrix across calls.
+
+        Building the Gram matrix costs O(n p^2), far more than the O(p^2) iteration that one
+        ``partial_fit`` call runs, so it is kept while the data (checked by address, shape,
+        a checksum of X and the bytes of y and of the weights) and the penalty are unchanged.
+        The cache is not pickled.
+        """
+        smooth = None
+        key = None
+        if LOSS_CODES[cfg.loss] == SQUARED_ERROR:
+            X = data.X
+            if sp.issparse(X):
+                where = (X.data.ctypes.data, X.indices.ctypes.data, X.nnz, float(X.data.sum()))
+            else:
+                where = (X.ctypes.data, X.strides, float(X.sum()))
+            key = (X.shape, X.dtype.str, *where, hash(data.y.tobytes()),
+                   hash(data.sw.tobytes()), cfg.alpha, cfg.l1_ratio, cfg.fit_intercept)
+            cache = getattr(self, "_smooth_cache", None)
+            if cache is not None and cache[0] == key:
+                smooth = cache[1]
+        if smooth is None:
+            smooth = self._smooth_part(data, cfg, state)
+            if key is not None and isinstance(smooth, GramFit):
+                self._smooth_cache = (key, smooth)
+        return smooth
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_smooth_cache", None)
+        return state
+
     def _fista_epoch(self, data, cfg, state, smooth):
         l1 = cfg.alpha * cfg.l1_ratio
         p = data.p
@@ -243,7 +284,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self._diverged(cfg, int(state["st"][ST_EPOCH]))
         return fs.objective, violation / state["fista_scale"]
 
-    def _stochastic_epoch(self, data, cfg, state):
+    def _stochastic_epoch(self, data, cfg, state, need_pred=False):
         Xd, xdata, indices, indptr, is_sparse, y = data.kernel_inputs()
         order = data.train_idx
         if cfg.batch_size == "full":
@@ -267,10 +308,16 @@ class BaseGD(RegressorMixin, BaseEstimator):
         if status != 0:
             self._diverged(cfg, int(st[ST_EPOCH]), lr0)
         theta = self._reported(state)
-        pred = data.predict(theta)
-        obj = (weighted_loss_sum(LOSS_CODES[cfg.loss], data.y, pred, data.sw, cfg.epsilon,
-                                 cfg.quantile) / data.n_train
-               + penalty_value(theta[: data.p], cfg.alpha, cfg.l1_ratio))
+        pred = None
+        if need_pred:
+            pred = data.predict(theta)
+            data_loss = weighted_loss_sum(LOSS_CODES[cfg.loss], data.y, pred, data.sw,
+                                          cfg.epsilon, cfg.quantile)
+        else:
+            data_loss = weighted_data_loss(Xd, xdata, indices, indptr, is_sparse, y, data.sw,
+                                           theta, data.p, LOSS_CODES[cfg.loss],
+                                           float(cfg.epsilon), float(cfg.quantile))
+        obj = data_loss / data.n_train + penalty_value(theta[: data.p], cfg.alpha, cfg.l1_ratio)
         if "zero_objective" not in state:
             zero = np.zeros(data.n)
             state["zero_objective"] = weighted_loss_sum(
@@ -332,7 +379,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
                 obj, violation = self._fista_epoch(data, cfg, state, smooth)
                 pred = data.predict(state["theta"]) if val_idx is not None else None
             else:
-                obj, pred = self._stochastic_epoch(data, cfg, state)
+                obj, pred = self._stochastic_epoch(data, cfg, state, val_idx is not None)
             loss_curve.append(float(obj))
             if cfg.verbose:
                 print(f"-- Epoch {n_iter}: objective {obj:.8g}, updates {int(state['st'][ST_T])}")
@@ -398,7 +445,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self.n_iter_ = 0
         state = self._gd_state
         if cfg.solver == "fista":
-            smooth = self._smooth_part(data, cfg, state)
+            smooth = self._cached_smooth_part(data, cfg, state)
             obj, _ = self._fista_epoch(data, cfg, state, smooth)
         else:
             obj, _ = self._stochastic_epoch(data, cfg, state)
@@ -434,5 +481,3 @@ def make_hp(momentum: float, beta_1: float, beta_2: float, epsilon: float,
     hp[:] = (momentum, beta_1, beta_2, epsilon, rho)
     return hp
 
-
-__all__ = ["BaseGD", "GDConfig", "make_hp", "FISTA", "PLATEAU"]

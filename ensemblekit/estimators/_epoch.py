@@ -19,8 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ._losses import loss_derivative
-from ._optimizers import SGD, bias_corrections, optimizer_step
+from ._losses import loss_derivative, loss_value
+from ._optimizers import ADAMW, SGD, bias_corrections, optimizer_step
 from ._penalties import soft_threshold
 from ._prefetch import prefetch_row
 from ._schedules import learning_rate_at
@@ -110,7 +110,10 @@ def _plain_sgd_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, p, thet
     for k in range(n):
         i = order[k]
         if not is_sparse and k + _PREFETCH_AHEAD < n:
-            prefetch_row(Xd, order[k + _PREFETCH_AHEAD])
+            ahead = order[k + _PREFETCH_AHEAD]
+            # In-order rows (no shuffle) are prefetched by the hardware.
+            if ahead != i + _PREFETCH_AHEAD:
+                prefetch_row(Xd, ahead)
         lr = learning_rate_at(sched_code, lr0, t, epoch + k / n, sp, milestones)
         if is_sparse:
             pred = wscale * _csr_dot(data, indices, indptr, i, theta) + theta[p]
@@ -165,7 +168,7 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
     n = order.shape[0]
     l2 = alpha * (1.0 - l1_ratio)
     l1 = alpha * l1_ratio
-    adamw = opt_code == 6
+    adamw = opt_code == ADAMW
     n_steps = (n + batch_size - 1) // batch_size
     t = st[ST_T]
     epoch = st[ST_EPOCH]
@@ -177,7 +180,10 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
         for k in range(start, stop):
             i = order[k]
             if not is_sparse and k + _PREFETCH_AHEAD < n:
-                prefetch_row(Xd, order[k + _PREFETCH_AHEAD])
+                ahead = order[k + _PREFETCH_AHEAD]
+                # In-order rows (full batch, no shuffle) are prefetched by the hardware.
+                if ahead != i + _PREFETCH_AHEAD:
+                    prefetch_row(Xd, ahead)
             if is_sparse:
                 pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
             else:
@@ -245,6 +251,22 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
             if not math.isfinite(theta[j]):
                 return 1
     return status
+
+
+@njit(cache=True)
+def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
+                       epsilon, quantile):
+    """sum_i sw_i L(y_i, x_i.w + b) in one pass over X, without a prediction array."""
+    total = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            continue
+        if is_sparse:
+            pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
+        else:
+            pred = _dense_dot(Xd, i, theta, p) + theta[p]
+        total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+    return total
 
 
 def readonly(a: np.ndarray) -> np.ndarray:

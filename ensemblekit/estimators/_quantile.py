@@ -19,6 +19,7 @@ from ._robust_utils import (
     design_matvec,
     design_rmatvec,
     linear_predict,
+    single_threaded_blas,
     validate_robust_fit_data,
     weighted_gram,
 )
@@ -244,6 +245,13 @@ class _Problem:
 
 
 def _polish(prob: _Problem, z: np.ndarray, Xz: np.ndarray, u=None):
+    # Multithreaded LAPACK on these small systems was measured 30x slower on a busy
+    # 2-core machine (thread hand-offs dominate); one thread is always fast enough.
+    with single_threaded_blas():
+        return _polish_impl(prob, z, Xz, u)
+
+
+def _polish_impl(prob: _Problem, z: np.ndarray, Xz: np.ndarray, u=None):
     """Vertex guess from the active sets of a PDHG iterate, with a matching dual point.
 
     At an optimum of this LP the residual vanishes on a set Z of samples whose size is the
@@ -374,7 +382,7 @@ class _PDHG:
             return float(np.sqrt(np.sum(dz * dz / self.c)))
         return float(np.sqrt(max(dz @ self.G @ dz, 0.0)))
 
-    def run(self, st: _State, max_steps: int, certified):  # noqa: C901
+    def run(self, st: _State, max_steps: int, certified):
         prob, sw = self.prob, self.prob.sw
         pos = sw > 0
         omega = 1.0

@@ -5,6 +5,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import _check_sample_weight, validate_data
+from threadpoolctl import ThreadpoolController
+
+_CONTROLLER: list = []
+
+
+def single_threaded_blas():
+    """Context manager limiting BLAS/LAPACK to one thread.
+
+    The controller is built once: building it scans the loaded libraries, which was
+    measured at ~5 ms per call, more than the small solves it protects.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def validate_robust_fit_data(estimator, X, y, sample_weight, dtype):
@@ -28,9 +42,11 @@ def validate_robust_fit_data(estimator, X, y, sample_weight, dtype):
     )
     if sp.issparse(X):
         X.sort_indices()
-    y = np.ascontiguousarray(y, dtype=np.float64)
+    # Own writeable copies (n floats, cheap): a read-only y or weight vector would make
+    # numba compile a second specialisation of every kernel it reaches.
+    y = np.array(y, dtype=np.float64, order="C", copy=True)
     sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-    sw = np.ascontiguousarray(sw, dtype=np.float64)
+    sw = np.array(sw, dtype=np.float64, order="C", copy=True)
     total = float(sw.sum())
     if not np.isfinite(total) or total <= 0.0:
         raise ValueError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 import re
 import time
+import warnings
 from abc import abstractmethod
 from collections import defaultdict
 from copy import deepcopy
@@ -142,7 +143,17 @@ class _Runner:
                 folds, i = [], i + 1
         if callable(self.search.scoring):
             _insert_error_scores(new_out, self.search.error_score)
-        _warn_or_raise_about_fit_failures(new_out, self.search.error_score)
+        n_failed = sum(bool(o.get("fit_error")) for o in new_out)
+        if n_failed == len(new_out) and new_out:
+            # sklearn raises when *every* fit failed; one failed batch is not the whole search
+            # (the check over all fits happens at the end of fit).
+            warnings.warn(
+                f"All {n_failed} fits of this batch failed; first error:\n"
+                f"{new_out[0]['fit_error']}",
+                UserWarning,
+            )
+        else:
+            _warn_or_raise_about_fit_failures(new_out, self.search.error_score)
         return self.results
 
     def _finish_trial(self, params, folds, extra, info):
@@ -324,6 +335,8 @@ class _TrialSearchCV(BaseSearchCV):
                 pbar.close()
         if not runner.all_out:
             raise ValueError("No trials were run or found in the storage")
+        if all(o.get("fit_error") for o in runner.all_out):
+            _warn_or_raise_about_fit_failures(runner.all_out, self.error_score)
         results = runner.results
         self.n_fits_ = runner.n_fits
         self.trials_ = runner.records

@@ -290,3 +290,31 @@ def test_verbose_prints_the_objective(capsys):
     GDRegressor(max_iter=3, tol=None, verbose=1, random_state=0).fit(X, y)
     out = capsys.readouterr().out
     assert out.count("objective") == 3
+
+
+def test_partial_fit_reuses_the_gram_matrix_only_for_the_same_data(monkeypatch):
+    import ensemblekit.estimators._base as base
+
+    built = []
+    real = base.GramFit
+
+    class Counting(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(base, "GramFit", Counting)
+    X, y = well_conditioned(n=200)
+    est = GDElasticNet(alpha=0.01)
+    for _ in range(5):
+        est.partial_fit(X, y)
+    assert len(built) == 1
+    X2 = X.copy()
+    X2[0, 0] += 1.0  # other data: rebuilt
+    est.partial_fit(X2, y)
+    est.partial_fit(X, y + 1.0)
+    est.set_params(alpha=0.1).partial_fit(X, y)
+    assert len(built) == 4
+    restored = pickle.loads(pickle.dumps(est))
+    assert not hasattr(restored, "_smooth_cache")
+    np.testing.assert_array_equal(restored.predict(X), est.predict(X))
