@@ -274,15 +274,21 @@ def time_pair(f_ours, f_ref, repeats: int):
     return best_o, best_r, r_o, r_r
 
 
-def time_one(fn, repeats: int):
-    t, out = _timed(fn)
-    if t > SLOW_CALL_S:
+def time_many(fns, repeats: int):
+    """Like time_pair for any number of callables: warm-up, interleave, best of each.
+
+    Returns (list of best times, list of last results).
+    """
+    firsts = [_timed(f) for f in fns]
+    if max(t for t, _ in firsts) > SLOW_CALL_S:
         repeats = min(repeats, 3)
-    best = float("inf")
+    best = [float("inf")] * len(fns)
+    outs = [out for _, out in firsts]
     for _ in range(max(1, repeats)):
-        t, out = _timed(fn)
-        best = min(best, t)
-    return best, out
+        for k, f in enumerate(fns):
+            t, outs[k] = _timed(f)
+            best[k] = min(best[k], t)
+    return best, outs
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,9 +518,8 @@ def row_fullbatch(data, repeats, m=10):
     def make(k):
         return lambda: our_epoch("l2", solver="sgd", batch_size="full", lr=lr, max_iter=k)
 
-    t_sum, s = time_one(lambda: X.sum(), repeats)
-    t1, _ = time_one(fitter(make(1), X, y), repeats)
-    tk, _ = time_one(fitter(make(1 + m), X, y), repeats)
+    (t_sum, t1, tk), _ = time_many([X.sum, fitter(make(1), X, y), fitter(make(1 + m), X, y)],
+                                   repeats)
     per_epoch = max(tk - t1, 0.0) / m
     # Check: two epochs are exactly two NumPy gradient steps.
     m2 = make(2)().fit(X, y)
@@ -545,9 +550,8 @@ def row_fullbatch_fista(data, repeats, m=10):
         return lambda: ours("GDRegressor", loss="huber", epsilon=1.0, penalty="l2",
                             alpha=SGD_ALPHA, solver="fista", max_iter=k, tol=None)
 
-    t_sum, _ = time_one(lambda: X.sum(), repeats)
-    t1, m1 = time_one(fitter(make(1), X, y), repeats)
-    tk, mk = time_one(fitter(make(1 + m), X, y), repeats)
+    (t_sum, t1, tk), (_, _, mk) = time_many(
+        [X.sum, fitter(make(1), X, y), fitter(make(1 + m), X, y)], repeats)
     per_epoch = max(tk - t1, 0.0) / m
     curve = np.asarray(mk.loss_curve_)
     row.check_ok = bool(np.all(np.diff(curve) <= 1e-12 * abs(curve[0])) and curve[-1] < curve[0]
@@ -561,16 +565,6 @@ def row_fullbatch_fista(data, repeats, m=10):
     row.value, row.target = per_epoch / t_sum, 2.0
     row.note = f"fit(max_iter=1) {fmt_s(t1)} (includes setup: validation, Lipschitz estimate)"
     return row
-
-
-def _tol_ladder(make, X, y, f_of, f_star_fn, start_tols):
-    """Fit with successively tighter tol; return (tol, model, f) of the first reaching the gap."""
-    tried = []
-    for tol in start_tols:
-        model = make(tol).fit(X, y)
-        f = f_of(model)
-        tried.append((tol, model, f))
-    return tried
 
 
 def row_enet_opt(data, repeats, alpha=0.01, l1_ratio=0.5):

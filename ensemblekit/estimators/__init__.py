@@ -2,7 +2,9 @@
 
 ``GDRegressor`` exposes every loss, penalty, optimizer and schedule; ``GDLinearRegression``,
 ``GDRidge``, ``GDLasso`` and ``GDElasticNet`` minimize exactly scikit-learn's objectives
-with its meaning of ``alpha``.
+with its meaning of ``alpha``; ``GDHuberRegressor`` and ``GDQuantileRegressor`` do the same
+for ``HuberRegressor`` and ``QuantileRegressor``. A learning rate that makes training
+diverge raises ``DivergenceError`` (a ``ValueError``).
 """
 
 from ._exceptions import DivergenceError

@@ -454,7 +454,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         self._publish(state, X.dtype, data.p)
         return self
 
-    def predict(self, X):
+    def predict(self, X) -> np.ndarray:
         """Predict with the fitted linear model.
 
         Parameters

@@ -228,7 +228,7 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
 @njit(cache=True)
 def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p, theta, m, v,
               q, avg, grad, st, loss_code, epsilon, quantile, opt_code, hp, sched_code, lr0,
-              sp, milestones, alpha, l1_ratio, fit_intercept, average_start):
+              sp, milestones, alpha, l1_ratio, fit_intercept, average_start) -> int:
     """Run one pass over ``order`` and return 0, or 1 at the first non-finite prediction.
 
     ``theta`` holds the coefficients followed by the intercept and is updated in place,
@@ -255,7 +255,7 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
 
 @njit(cache=True)
 def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
-                       epsilon, quantile):
+                       epsilon, quantile) -> float:
     """sum_i sw_i L(y_i, x_i.w + b) in one pass over X, without a prediction array."""
     total = 0.0
     for i in range(y.shape[0]):
@@ -266,6 +266,30 @@ def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, lo
         else:
             pred = _dense_dot(Xd, i, theta, p) + theta[p]
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+    return total
+
+
+@njit(cache=True)
+def weighted_data_loss_grad(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
+                            epsilon, quantile, grad) -> float:
+    """sum_i sw_i L_i, and grad = sum_i sw_i dL_i/dp (x_i, 1), in one pass over X."""
+    total = 0.0
+    grad[:] = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            continue
+        if is_sparse:
+            pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
+        else:
+            pred = _dense_dot(Xd, i, theta, p) + theta[p]
+        total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+        dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+        if dl != 0.0:
+            if is_sparse:
+                _csr_axpy(data, indices, indptr, i, dl, grad)
+            else:
+                _dense_axpy(Xd, i, dl, grad, p)
+            grad[p] += dl
     return total
 
 

@@ -29,8 +29,9 @@ from ._schedules import (
 )
 
 
-def schedule_params(gamma, step_size, power_t, max_lr, cyclic_mode, T_0, T_mult, eta_min,
-                    warmup_steps) -> np.ndarray:
+def schedule_params(gamma: float, step_size: float, power_t: float, max_lr: float,
+                    cyclic_mode: str, T_0: float, T_mult: float, eta_min: float,
+                    warmup_steps: int) -> np.ndarray:
     """Schedule parameter array in the ``_schedules.SP_*`` layout."""
     sp = np.zeros(SP_SIZE)
     sp[SP_GAMMA] = gamma
@@ -47,6 +48,7 @@ def schedule_params(gamma, step_size, power_t, max_lr, cyclic_mode, T_0, T_mult,
 
 
 def milestones_array(milestones) -> np.ndarray:
+    """Sorted float array of the "multistep" milestones (empty for None)."""
     if milestones is None:
         return np.zeros(0)
     return np.sort(np.asarray(milestones, dtype=np.float64).ravel())
@@ -74,7 +76,10 @@ class GDRegressor(BaseGD):
     the stochastic solvers read rows, so an F-ordered X is copied once to C order, a
     C-ordered one never) or CSR; float32 input is kept in float32. Multi-output targets are
     not supported (a ``ValueError`` is raised); use
-    :class:`~sklearn.multioutput.MultiOutputRegressor`. A learning rate that makes the
+    :class:`~sklearn.multioutput.MultiOutputRegressor`. On CSR input, per-sample "sgd"
+    costs O(non-zeros of the row) per step (L2 through a scale factor, L1 applied lazily);
+    the other optimizers keep per-coordinate state and touch every coefficient at each
+    update. A learning rate that makes the
     objective diverge raises :class:`DivergenceError` (a ``ValueError``); reaching
     ``max_iter`` before the stopping rule emits a ``ConvergenceWarning``.
 
@@ -371,7 +376,8 @@ class GDRegressor(BaseGD):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+    def fit(self, X, y, sample_weight=None, coef_init=None,
+            intercept_init=None) -> GDRegressor:
         """Fit the model by running up to ``max_iter`` epochs.
 
         Parameters
@@ -395,7 +401,7 @@ class GDRegressor(BaseGD):
         return self._fit(X, y, sample_weight, coef_init, intercept_init)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None) -> GDRegressor:
         """Run one epoch on (X, y), continuing from the current state.
 
         The optimizer state, the schedule position and the random generator persist

@@ -112,7 +112,7 @@ class _GDTwin(BaseGD):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None) -> _GDTwin:
         """Fit the model.
 
         Parameters
@@ -136,7 +136,7 @@ class _GDTwin(BaseGD):
         return self._fit(X, y, sample_weight, coef_init, intercept_init)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None) -> _GDTwin:
         """Run one epoch (one FISTA iteration) from the current state.
 
         Parameters

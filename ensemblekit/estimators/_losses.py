@@ -41,7 +41,7 @@ _LOG2 = math.log(2.0)
 
 
 @njit(cache=True)
-def loss_value(code, y, p, epsilon, quantile):
+def loss_value(code: int, y: float, p: float, epsilon: float, quantile: float) -> float:
     """Value of the loss ``code`` at target ``y`` and prediction ``p``."""
     r = p - y
     a = abs(r)
@@ -67,7 +67,8 @@ def loss_value(code, y, p, epsilon, quantile):
 
 
 @njit(cache=True)
-def loss_derivative(code, y, p, epsilon, quantile):
+def loss_derivative(code: int, y: float, p: float, epsilon: float,
+                    quantile: float) -> float:
     """dL/dp of the loss ``code`` (a subgradient where L is not differentiable)."""
     r = p - y
     if code == SQUARED_ERROR:
@@ -106,21 +107,14 @@ def loss_derivative(code, y, p, epsilon, quantile):
 
 
 @njit(cache=True)
-def weighted_loss_sum(code, y, pred, sw, epsilon, quantile):
+def weighted_loss_sum(code: int, y: np.ndarray, pred: np.ndarray, sw: np.ndarray,
+                      epsilon: float, quantile: float) -> float:
     """sum_i sw_i L(y_i, pred_i)."""
     s = 0.0
     for i in range(y.shape[0]):
         if sw[i] != 0.0:
             s += sw[i] * loss_value(code, y[i], pred[i], epsilon, quantile)
     return s
-
-
-@njit(cache=True)
-def weighted_derivatives(code, y, pred, sw, epsilon, quantile, out):
-    """out_i = sw_i dL/dp(y_i, pred_i)."""
-    for i in range(y.shape[0]):
-        out[i] = sw[i] * loss_derivative(code, y[i], pred[i], epsilon, quantile)
-    return out
 
 
 def loss_values_numpy(code: int, y: np.ndarray, p: np.ndarray, epsilon: float,

@@ -11,6 +11,7 @@ accumulated squared gradients (adagrad, rmsprop, adam).
 
 import math
 
+import numpy as np
 from numba import njit
 
 SGD = 0
@@ -43,7 +44,7 @@ HP_SIZE = 5
 
 
 @njit(cache=True)
-def bias_corrections(code, t, hp):
+def bias_corrections(code: int, t: float, hp: np.ndarray) -> tuple[float, float]:
     """Adam's (1 - beta_1^t, 1 - beta_2^t) for the 1-based step ``t``; (1, 1) otherwise."""
     if code == ADAM or code == ADAMW:
         return 1.0 - hp[HP_BETA_1] ** t, 1.0 - hp[HP_BETA_2] ** t
@@ -51,7 +52,9 @@ def bias_corrections(code, t, hp):
 
 
 @njit(cache=True)
-def optimizer_step(code, w, g, m, v, lr, bc1, bc2, hp, decay):
+def optimizer_step(code: int, w: float, g: float, m: float, v: float, lr: float, bc1: float,
+                   bc2: float, hp: np.ndarray,
+                   decay: float) -> tuple[float, float, float, float]:
     """One update of a coordinate.
 
     Parameters

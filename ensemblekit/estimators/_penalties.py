@@ -26,7 +26,7 @@ def penalty_value(w: np.ndarray, alpha: float, l1_ratio: float) -> float:
 
 
 @njit(cache=True)
-def soft_threshold(x, threshold):
+def soft_threshold(x: float, threshold: float) -> float:
     """Proximal operator of threshold * |x|."""
     if x > threshold:
         return x - threshold

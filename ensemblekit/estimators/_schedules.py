@@ -8,6 +8,7 @@ its decay factor is kept by the estimator between epochs and passed in ``sp[SP_S
 
 import math
 
+import numpy as np
 from numba import njit
 
 CONSTANT = 0
@@ -47,7 +48,8 @@ SP_SIZE = 10
 
 
 @njit(cache=True)
-def learning_rate_at(code, lr0, t, epoch, sp, milestones):
+def learning_rate_at(code: int, lr0: float, t: float, epoch: float, sp: np.ndarray,
+                     milestones: np.ndarray) -> float:
     """Learning rate of update ``t`` (0-based) taken at continuous epoch ``epoch``.
 
     Parameters

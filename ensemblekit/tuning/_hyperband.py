@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
 from ._base import _TrialSearchCV
-from ._samplers import RandomSampler
+from ._samplers import GPSampler, RandomSampler
 from ._schedulers import hyperband_brackets, promote
 
 
@@ -221,6 +221,13 @@ class HyperbandSearchCV(_TrialSearchCV):
     resource_param : str, default=None
         The estimator parameter carrying the resource (found automatically: ``n_estimators`` or
         ``max_iter``, also inside pipelines).
+    sampler : {"random", "gp"}, default="random"
+        How each bracket's configurations are drawn: at random (Hyperband), or, once some
+        budget level has enough finished trials, ``1 - random_fraction`` of them from a
+        Gaussian-process model of the scores at the highest such budget (in the spirit of BOHB,
+        with the GP of :class:`BayesSearchCV` in place of BOHB's TPE).
+    random_fraction : float, default=1/3
+        Share of random configurations per bracket with ``sampler="gp"``.
     scoring, n_jobs, refit, cv, verbose, pre_dispatch, error_score, return_train_score
         As in :class:`~sklearn.model_selection.GridSearchCV`.
     random_state : int, RandomState instance or None, default=None
@@ -272,6 +279,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         "min_resource": [Interval(Integral, 1, None, closed="left"), None],
         "eta": [Interval(Real, 2, None, closed="left")],
         "resource_param": [str, None],
+        "sampler": [StrOptions({"random", "gp"})],
+        "random_fraction": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
         "storage": "no_validation",
     }
@@ -286,6 +295,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         min_resource=None,
         eta=3,
         resource_param=None,
+        sampler="random",
+        random_fraction=1 / 3,
         scoring=None,
         n_jobs=None,
         refit=True,
@@ -314,6 +325,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         self.min_resource = min_resource
         self.eta = eta
         self.resource_param = resource_param
+        self.sampler = sampler
+        self.random_fraction = random_fraction
         self.random_state = random_state
         self.storage = storage
 
@@ -351,6 +364,8 @@ class HyperbandSearchCV(_TrialSearchCV):
             "min_resource": self.min_resource,
             "eta": self.eta,
             "resource_param": self._rparam,
+            "sampler": self.sampler,
+            "random_fraction": self.random_fraction,
         }
 
     def _select_best_index(self, refit, refit_metric, results):
@@ -388,7 +403,7 @@ class HyperbandSearchCV(_TrialSearchCV):
         for b in brackets:
             # The sampler salts its stream with the number of trials before, so each bracket's
             # configurations are fixed by the seed alone (a resumed run draws the same ones).
-            proposals = RandomSampler(seed).ask(space, [None] * trial_id, b.n_trials[0])
+            proposals = self._bracket_proposals(space, seed, trial_id, b.n_trials[0], runner)
             ids = list(range(trial_id, trial_id + b.n_trials[0]))
             trial_id += b.n_trials[0]
             alive = list(range(len(ids)))
@@ -435,6 +450,36 @@ class HyperbandSearchCV(_TrialSearchCV):
             for tid in ids:
                 for f in range(len(splits)):
                     states.pop((tid, f), None)
+
+    def _bracket_proposals(self, space, seed, trial_id, n, runner):
+        """Configurations of a new bracket: random, or 2/3 from a GP (BOHB-style).
+
+        The GP is fitted on the highest budget that already has enough trials to be modelled
+        (one more than twice the encoded dimensions), since a model of 1-epoch scores says more
+        about learning rates than about what wins when fully trained.
+        """
+        rand = RandomSampler(seed).ask(space, [None] * trial_id, n)
+        if self.sampler == "random":
+            return rand
+        n_res = np.asarray(runner.all_more.get("n_resources", []))
+        need = 2 * max(sp.n_coords for sp in space.spaces) + 1
+        for r in sorted(set(n_res.tolist()), reverse=True):
+            rows = np.flatnonzero(n_res == r)
+            if len(rows) >= need:
+                break
+        else:
+            return rand
+        hist = []
+        for i in rows:
+            k, p, score = runner.history[i]
+            hist.append((k, {n: p[n] for n in space.spaces[k].names}, score))
+        finite = [h[2] for h in hist if np.isfinite(h[2])]
+        if not finite:
+            return rand
+        hist = [(k, p, sc if np.isfinite(sc) else min(finite)) for k, p, sc in hist]
+        n_model = int(round(n * (1 - self.random_fraction)))
+        model = GPSampler(seed + trial_id, n_initial_points=0).ask(space, hist, n_model)
+        return model + rand[n_model:]
 
     def _row_params(self, params, r):
         if self._mode in ("refit", "n_estimators_warm"):
