@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     X, y = load_ames(log_target=True)
     if args.quick:
         X, y = X.iloc[:800], y.iloc[:800]
-    base = members(n_trees=60 if args.quick else 400)
+    base = members(n_trees=60 if args.quick else 200)
     inner = KFold(3, shuffle=True, random_state=1)  # the stackers' own folds, shared
     outer = KFold(3, shuffle=True, random_state=0)  # the evaluation
     nnls = LinearRegression(positive=True)

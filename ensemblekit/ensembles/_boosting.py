@@ -95,7 +95,9 @@ class BoostingRegressor(RegressorMixin, BaseEstimator):
         otherwise the CPU, with one INFO line on the ``ensemblekit.ensembles`` logger. ``"cuda"``
         raises a ``ValueError`` if no GPU is usable. A GPU-trained XGBoost model is switched to
         the CPU for ``predict`` on host data, which avoids XGBoost's "mismatched devices"
-        fallback (dmlc/xgboost#9594); the trees are the same.
+        fallback (dmlc/xgboost#9594); the trees are the same. Inside an ensemble fitted with
+        ``n_jobs > 1``, each joblib worker would put its own booster on the one GPU: prefer
+        ``n_jobs=1`` for the ensemble when the boosters run on a GPU.
     n_estimators : int, default=100
         Maximum number of boosting rounds.
     learning_rate : float, default=0.1

@@ -25,7 +25,12 @@ from sklearn.utils.validation import (
 )
 
 from ._epoch import (
+    LOSS_AFTER,
+    LOSS_NONE,
+    LOSS_START,
     ST_EPOCH,
+    ST_LOSS,
+    ST_LOSS_MODE,
     ST_N_AVG,
     ST_SIZE,
     ST_T,
@@ -36,7 +41,13 @@ from ._epoch import (
 )
 from ._exceptions import DivergenceError
 from ._fista import FistaState, GramFit, LossFit, fista_iteration
-from ._losses import LOSS_CODES, SMOOTH_CURVATURE, SQUARED_ERROR, weighted_loss_sum
+from ._losses import (
+    LOSS_CODES,
+    SMOOTH_CURVATURE,
+    SQUARED_ERROR,
+    loss_values_numpy,
+    weighted_loss_sum,
+)
 from ._optimizers import ADAM, ADAMW, HP_SIZE, SOLVER_CODES
 from ._penalties import penalty_value
 from ._schedules import SCHEDULE_CODES, SP_GAMMA, SP_SCALE
@@ -224,29 +235,32 @@ class BaseGD(RegressorMixin, BaseEstimator):
                        l2, cfg.fit_intercept)
 
     def _cached_smooth_part(self, data, cfg, state):
-        """The smooth part for ``partial_fit``, reusing the Gram matrix across calls.
+        """The smooth part for ``partial_fit``, reused across calls.
 
         Building the Gram matrix costs O(n p^2), far more than the O(p^2) iteration that one
-        ``partial_fit`` call runs, so it is kept while the data (checked by address, shape,
-        a checksum of X and the bytes of y and of the weights) and the penalty are unchanged.
-        The cache is not pickled.
+        ``partial_fit`` call runs; a ``LossFit`` carries the products X w of FISTA's iterates
+        (``FistaState.attach``), which would cost two passes over X to rebuild, and reusing
+        them keeps ``partial_fit`` equal to ``fit`` to the bit. So it is kept while the data
+        (checked by address, shape, a checksum of X and the bytes of y and of the weights),
+        the loss and the penalty are unchanged. The cache is not pickled.
         """
         smooth = None
         key = None
-        if LOSS_CODES[cfg.loss] == SQUARED_ERROR:
+        if LOSS_CODES[cfg.loss] in SMOOTH_CURVATURE:
             X = data.X
             if sp.issparse(X):
                 where = (X.data.ctypes.data, X.indices.ctypes.data, X.nnz, float(X.data.sum()))
             else:
                 where = (X.ctypes.data, X.strides, float(X.sum()))
             key = (X.shape, X.dtype.str, *where, hash(data.y.tobytes()),
-                   hash(data.sw.tobytes()), cfg.alpha, cfg.l1_ratio, cfg.fit_intercept)
+                   hash(data.sw.tobytes()), cfg.loss, cfg.epsilon, cfg.quantile, cfg.alpha,
+                   cfg.l1_ratio, cfg.fit_intercept, cfg.gram)
             cache = getattr(self, "_smooth_cache", None)
             if cache is not None and cache[0] == key:
                 smooth = cache[1]
         if smooth is None:
             smooth = self._smooth_part(data, cfg, state)
-            if key is not None and isinstance(smooth, GramFit):
+            if key is not None:
                 self._smooth_cache = (key, smooth)
         return smooth
 
@@ -267,8 +281,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
                 step = 1.0 / lip if lip > 0 else 1.0
             else:
                 step = cfg.learning_rate_init
-            f0 = smooth.value(theta) + l1 * np.abs(theta[:p]).sum()
-            state["fista"] = FistaState(theta, step, f0)
+            f0, z0 = smooth.lin(theta)
+            state["fista"] = FistaState(theta, step, f0 + l1 * np.abs(theta[:p]).sum())
+            state["fista"].attach(smooth, z0)
             _, g0 = smooth.value_grad(np.zeros(p + 1))
             scale = float(np.max(np.abs(g0))) if g0.size else 0.0
             state["fista_scale"] = scale if scale > 0 else 1.0
@@ -284,7 +299,14 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self._diverged(cfg, int(state["st"][ST_EPOCH]))
         return fs.objective, violation / state["fista_scale"]
 
-    def _stochastic_epoch(self, data, cfg, state, need_pred=False):
+    def _stochastic_epoch(self, data, cfg, state, need_pred=False, fused=False):
+        """One epoch of the compiled kernel; return (objective, predictions or None).
+
+        The objective is that of the reported iterate after the epoch, except with
+        ``fused=True`` (a full batch): then it is the objective of the iterate at the
+        *start* of the epoch, which the kernel evaluates in the same pass over X as the
+        gradient (see ``_fused_full_batch``).
+        """
         Xd, xdata, indices, indptr, is_sparse, y = data.kernel_inputs()
         order = data.train_idx
         if cfg.batch_size == "full":
@@ -296,6 +318,11 @@ class BaseGD(RegressorMixin, BaseEstimator):
         lr0 = (cfg.learning_rate_init if cfg.learning_rate_init is not None
                else _default_learning_rate(cfg.solver))
         st = state["st"]
+        if fused:
+            st[ST_LOSS_MODE] = LOSS_START
+            penalty = penalty_value(state["theta"][: data.p], cfg.alpha, cfg.l1_ratio)
+        else:
+            st[ST_LOSS_MODE] = LOSS_NONE if need_pred else LOSS_AFTER
         status = run_epoch(
             Xd, xdata, indices, indptr, is_sparse, y, data.sw, order, batch_size, data.p,
             state["theta"], state["m"], state["v"], state["q"], state["avg"], state["grad"], st,
@@ -307,6 +334,10 @@ class BaseGD(RegressorMixin, BaseEstimator):
         st[ST_EPOCH] += 1
         if status != 0:
             self._diverged(cfg, int(st[ST_EPOCH]), lr0)
+        if fused:
+            obj = st[ST_LOSS] / data.n_train + penalty
+            self._check_divergence(data, cfg, state, obj, int(st[ST_EPOCH]) - 1, lr0)
+            return obj, None
         theta = self._reported(state)
         pred = None
         if need_pred:
@@ -314,17 +345,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
             data_loss = weighted_loss_sum(LOSS_CODES[cfg.loss], data.y, pred, data.sw,
                                           cfg.epsilon, cfg.quantile)
         else:
-            data_loss = weighted_data_loss(Xd, xdata, indices, indptr, is_sparse, y, data.sw,
-                                           theta, data.p, LOSS_CODES[cfg.loss],
-                                           float(cfg.epsilon), float(cfg.quantile))
+            data_loss = st[ST_LOSS]
         obj = data_loss / data.n_train + penalty_value(theta[: data.p], cfg.alpha, cfg.l1_ratio)
-        if "zero_objective" not in state:
-            zero = np.zeros(data.n)
-            state["zero_objective"] = weighted_loss_sum(
-                LOSS_CODES[cfg.loss], data.y, zero, data.sw, cfg.epsilon, cfg.quantile
-            ) / data.n_train
-        if not obj <= _DIVERGENCE_FACTOR * max(state["zero_objective"], 1e-12):
-            self._diverged(cfg, int(st[ST_EPOCH]), lr0)
+        self._check_divergence(data, cfg, state, obj, int(st[ST_EPOCH]), lr0)
         if cfg.learning_rate == "plateau":
             tol = cfg.tol if cfg.tol is not None else 0.0
             if obj > state["plateau_best"] - tol:
@@ -336,6 +359,61 @@ class BaseGD(RegressorMixin, BaseEstimator):
                 state["sp"][SP_SCALE] *= cfg.sp[SP_GAMMA]
                 state["plateau_count"] = 0
         return obj, pred
+
+    def _check_divergence(self, data, cfg, state, obj, epoch, lr0):
+        if "zero_objective" not in state:
+            # O(n) in NumPy: no compiled kernel besides run_epoch is needed for a fit.
+            loss0 = loss_values_numpy(LOSS_CODES[cfg.loss], data.y, np.zeros(1), cfg.epsilon,
+                                      cfg.quantile)
+            state["zero_objective"] = float(data.sw @ loss0) / data.n_train
+        if not obj <= _DIVERGENCE_FACTOR * max(state["zero_objective"], 1e-12):
+            self._diverged(cfg, epoch, lr0)
+
+    @staticmethod
+    def _use_fused(cfg, data, val_idx):
+        """Full-batch epochs whose objective can come from the next epoch's gradient pass.
+
+        Needs the reported iterate to be the iterate itself (no averaging), no validation
+        predictions, and a schedule that does not depend on the objective (not "plateau").
+        """
+        return (cfg.solver != "fista" and cfg.batch_size == "full" and not cfg.average
+                and val_idx is None and cfg.learning_rate != "plateau")
+
+    def _fused_full_batch(self, data, cfg, state):
+        """Full-batch epochs at one pass over X each; yields the objective after each epoch.
+
+        A full-batch gradient step needs the predictions of the current iterate, and these
+        also give its objective. So epoch k + 1's fused pass returns the objective of the
+        iterate after epoch k, and the loop runs epoch k + 1 speculatively before it knows
+        whether epoch k was the last one: the caller ``send``s True to stop after epoch k,
+        and the state is rolled back to the iterate after epoch k (a copy of O(p) arrays).
+        Only after the last epoch allowed by ``max_iter`` is the objective evaluated by an
+        extra pass. ``loss_curve_``, ``n_iter_`` and the coefficients are exactly those of
+        the unfused loop (objective after every epoch).
+        """
+        keys = ("theta", "m", "v", "st")
+        self._stochastic_epoch(data, cfg, state, fused=True)  # f(theta_0) is not reported
+        for k in range(1, cfg.max_iter + 1):
+            if k < cfg.max_iter:
+                snap = {key: state[key].copy() for key in keys}
+                obj, _ = self._stochastic_epoch(data, cfg, state, fused=True)
+            else:
+                snap = None
+                obj = self._objective_now(data, cfg, state)
+            stop = yield obj, (snap or state)["st"]
+            if stop or snap is None:
+                if snap is not None:
+                    for key in keys:
+                        state[key][...] = snap[key]
+                return
+
+    def _objective_now(self, data, cfg, state):
+        # The same compiled row loop as run_epoch's, so the value is the same to the bit.
+        theta = self._reported(state)
+        loss = weighted_data_loss(*data.kernel_inputs(), data.sw, theta, data.p,
+                                  LOSS_CODES[cfg.loss], float(cfg.epsilon),
+                                  float(cfg.quantile))
+        return loss / data.n_train + penalty_value(theta[: data.p], cfg.alpha, cfg.l1_ratio)
 
     def _diverged(self, cfg, epoch, lr=None):
         lr = cfg.learning_rate_init if lr is None else lr
@@ -373,16 +451,22 @@ class BaseGD(RegressorMixin, BaseEstimator):
             y_val, sw_val = data.y[val_idx].astype(np.float64), sw[val_idx]
             ss_tot = sw_val @ (y_val - np.average(y_val, weights=sw_val)) ** 2
         n_iter = 0
+        fused = self._use_fused(cfg, data, val_idx)
+        epochs = self._fused_full_batch(data, cfg, state) if fused else None
         for epoch in range(cfg.max_iter):
             n_iter = epoch + 1
-            if is_fista:
+            st_now = state["st"]
+            if fused:
+                obj, st_now = epochs.send(None if epoch == 0 else False)
+                pred = None
+            elif is_fista:
                 obj, violation = self._fista_epoch(data, cfg, state, smooth)
                 pred = data.predict(state["theta"]) if val_idx is not None else None
             else:
                 obj, pred = self._stochastic_epoch(data, cfg, state, val_idx is not None)
             loss_curve.append(float(obj))
             if cfg.verbose:
-                print(f"-- Epoch {n_iter}: objective {obj:.8g}, updates {int(state['st'][ST_T])}")
+                print(f"-- Epoch {n_iter}: objective {obj:.8g}, updates {int(st_now[ST_T])}")
             if val_idx is not None:
                 resid = y_val - pred[val_idx]
                 score = 1.0 - (sw_val @ resid**2) / ss_tot if ss_tot > 0 else 0.0
@@ -410,6 +494,11 @@ class BaseGD(RegressorMixin, BaseEstimator):
                 if cfg.verbose:
                     print(f"Convergence after {n_iter} epochs")
                 break
+        if epochs is not None:
+            try:  # stop: roll back the speculative epoch, if one was run
+                epochs.send(True)
+            except StopIteration:
+                pass
         if not converged and (cfg.tol is not None):
             warnings.warn(
                 f"Maximum number of iterations ({cfg.max_iter}) reached before convergence. "

@@ -30,7 +30,13 @@ ST_T = 0  # updates made so far
 ST_U = 1  # cumulative L1 penalty (Tsuruoka's u)
 ST_EPOCH = 2  # completed epochs
 ST_N_AVG = 3  # iterates in the running average
-ST_SIZE = 4
+ST_LOSS_MODE = 4  # which data loss run_epoch also returns in st[ST_LOSS] (LOSS_*)
+ST_LOSS = 5  # sum_i sw_i L_i of the iterate chosen by st[ST_LOSS_MODE]
+ST_SIZE = 6
+
+LOSS_NONE = 0  # no loss
+LOSS_AFTER = 1  # of the reported iterate after the epoch (one more pass over X)
+LOSS_START = 2  # of the iterate at the start of the epoch (full batch: fused, no extra pass)
 
 _FM = {"reassoc", "contract", "nsz"}
 # Rows ahead to prefetch in shuffled per-sample / mini-batch loops over dense X.
@@ -173,6 +179,9 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
     t = st[ST_T]
     epoch = st[ST_EPOCH]
     n_coef = p + 1 if fit_intercept else p
+    # A single full batch: the loss of the starting iterate comes from the same predictions.
+    fuse = st[ST_LOSS_MODE] == LOSS_START and n_steps == 1
+    total = 0.0
     for s in range(n_steps):
         start = s * batch_size
         stop = min(n, start + batch_size)
@@ -191,6 +200,8 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
             if not math.isfinite(pred):
                 st[ST_T] = t
                 return 1
+            if fuse:
+                total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
             dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
             if dl != 0.0:
                 if is_sparse:
@@ -222,6 +233,8 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
             st[ST_N_AVG] += 1.0
             _update_average(avg, theta, 1.0, st[ST_N_AVG], p)
     st[ST_T] = t
+    if fuse:
+        st[ST_LOSS] = total
     return 0
 
 
@@ -236,7 +249,17 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
     average ``avg`` and the scalar state ``st`` (layout ``ST_*``). ``sw`` are sample
     weights rescaled to mean one over the rows in ``order``. ``average_start`` is 0 for
     no averaging, else the update count from which iterates are averaged.
+
+    ``st[ST_LOSS_MODE]`` asks for the weighted data loss sum_i sw_i L_i in ``st[ST_LOSS]``:
+    of the reported iterate after the epoch (``LOSS_AFTER``, one more pass over X), or of
+    the iterate at the start of the epoch (``LOSS_START``; for a full batch it is fused into
+    the gradient pass). Computing it here keeps a fit to one compiled kernel.
     """
+    mode = st[ST_LOSS_MODE]
+    fused = batch_size >= order.shape[0] and not (opt_code == SGD and batch_size == 1)
+    if mode == LOSS_START and not fused:
+        st[ST_LOSS] = _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p,
+                                 loss_code, epsilon, quantile)
     if opt_code == SGD and batch_size == 1:
         status = _plain_sgd_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, p, theta,
                                   q, avg, st, loss_code, epsilon, quantile, sched_code, lr0, sp,
@@ -250,13 +273,16 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
         for j in range(p + 1):
             if not math.isfinite(theta[j]):
                 return 1
+        if mode == LOSS_AFTER:
+            rep = avg if st[ST_N_AVG] > 0 else theta
+            st[ST_LOSS] = _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, rep, p,
+                                     loss_code, epsilon, quantile)
     return status
 
 
 @njit(cache=True)
-def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
-                       epsilon, quantile) -> float:
-    """sum_i sw_i L(y_i, x_i.w + b) in one pass over X, without a prediction array."""
+def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
+               quantile):
     total = 0.0
     for i in range(y.shape[0]):
         if sw[i] == 0.0:
@@ -267,6 +293,14 @@ def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, lo
             pred = _dense_dot(Xd, i, theta, p) + theta[p]
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
     return total
+
+
+@njit(cache=True)
+def weighted_data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
+                       epsilon, quantile) -> float:
+    """sum_i sw_i L(y_i, x_i.w + b) in one pass over X, without a prediction array."""
+    return _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
+                      epsilon, quantile)
 
 
 @njit(cache=True)
@@ -282,6 +316,53 @@ def weighted_data_loss_grad(Xd, data, indices, indptr, is_sparse, y, sw, theta, 
             pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
         else:
             pred = _dense_dot(Xd, i, theta, p) + theta[p]
+        total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+        dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+        if dl != 0.0:
+            if is_sparse:
+                _csr_axpy(data, indices, indptr, i, dl, grad)
+            else:
+                _dense_axpy(Xd, i, dl, grad, p)
+            grad[p] += dl
+    return total
+
+
+@njit(cache=True)
+def data_loss_lin(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
+                  quantile, z) -> float:
+    """z_i = x_i.w for the rows of non-zero weight, and sum_i sw_i L(y_i, z_i + b).
+
+    One pass over X (row dot products). FISTA keeps z of its iterates, so that the
+    extrapolated point's predictions are a linear combination of two stored vectors.
+    """
+    total = 0.0
+    b = theta[p]
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            z[i] = 0.0
+            continue
+        if is_sparse:
+            zi = _csr_dot(data, indices, indptr, i, theta)
+        else:
+            zi = _dense_dot(Xd, i, theta, p)
+        z[i] = zi
+        total += sw[i] * loss_value(loss_code, y[i], zi + b, epsilon, quantile)
+    return total
+
+
+@njit(cache=True)
+def data_loss_grad_lin(Xd, data, indices, indptr, is_sparse, y, sw, z, b, p, loss_code,
+                       epsilon, quantile, grad) -> float:
+    """sum_i sw_i L_i and grad = sum_i sw_i dL_i/dp (x_i, 1) at predictions z + b.
+
+    One pass over X (row axpys only: the products x_i.w are given).
+    """
+    total = 0.0
+    grad[:] = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            continue
+        pred = z[i] + b
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
         dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
         if dl != 0.0:

@@ -11,7 +11,14 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from ._epoch import kernel_inputs, readonly, weighted_data_loss, weighted_data_loss_grad
+from ._epoch import (
+    data_loss_grad_lin,
+    data_loss_lin,
+    kernel_inputs,
+    readonly,
+    weighted_data_loss,
+    weighted_data_loss_grad,
+)
 
 
 @njit(cache=True)
@@ -55,6 +62,26 @@ class LossFit:
         data = weighted_data_loss_grad(*self._inputs, self._y, self.sw, theta, self.p,
                                        self.loss_code, float(self.epsilon),
                                        float(self.quantile), self._grad)
+        g = self._grad / self.n_eff
+        g[: self.p] += self.l2 * w
+        if not self.fit_intercept:
+            g[self.p] = 0.0
+        return data / self.n_eff + 0.5 * self.l2 * (w @ w), g
+
+    def lin(self, theta):
+        """(value at theta, z = X w): one pass over X; z is what ``value_grad_lin`` takes."""
+        w = theta[: self.p]
+        z = np.empty(self._y.shape[0])
+        data = data_loss_lin(*self._inputs, self._y, self.sw, theta, self.p, self.loss_code,
+                             float(self.epsilon), float(self.quantile), z)
+        return data / self.n_eff + 0.5 * self.l2 * (w @ w), z
+
+    def value_grad_lin(self, theta, z):
+        """``value_grad(theta)`` given z = X w: one pass over X (no dot products)."""
+        w = theta[: self.p]
+        data = data_loss_grad_lin(*self._inputs, self._y, self.sw, z, float(theta[self.p]),
+                                  self.p, self.loss_code, float(self.epsilon),
+                                  float(self.quantile), self._grad)
         g = self._grad / self.n_eff
         g[: self.p] += self.l2 * w
         if not self.fit_intercept:
@@ -147,13 +174,24 @@ class GramFit:
         g[: self.p] = (Gw - self.c) / self.n_eff + self.l2 * w
         return 0.5 * max(quad, 0.0) / self.n_eff + 0.5 * self.l2 * (w @ w), g
 
+    def lin(self, theta):
+        return self.value(theta), None
+
+    def value_grad_lin(self, theta, z):
+        return self.value_grad(theta)
+
     def lipschitz(self, curvature, random_state):
         lam = np.linalg.eigvalsh(self.G)[-1] if self.p else 0.0
         return curvature * max(lam, 0.0) / self.n_eff + self.l2
 
 
 class FistaState:
-    """Iterate, extrapolated point, momentum and step; pickled with the estimator."""
+    """Iterate, extrapolated point, momentum and step; pickled with the estimator.
+
+    ``zx``/``zy`` cache X w of the iterate and of the extrapolated point for the smooth part
+    ``owner`` they were computed with (``LossFit``; ``None`` for ``GramFit``); they are not
+    pickled and are recomputed when the smooth part changes.
+    """
 
     def __init__(self, theta, step, objective):
         self.x = theta.copy()
@@ -161,6 +199,29 @@ class FistaState:
         self.t = 1.0
         self.step = step
         self.objective = objective
+        self.owner = self.zx = self.zy = None
+
+    def __getstate__(self):
+        d = self.__dict__.copy()
+        d["owner"] = d["zx"] = d["zy"] = None
+        return d
+
+    def __setstate__(self, d):
+        d.setdefault("owner", None)
+        d.setdefault("zx", None)
+        d.setdefault("zy", None)
+        self.__dict__.update(d)
+
+    def attach(self, smooth, zx=None):
+        """Make ``zx``/``zy`` those of ``smooth`` (``zx`` given: X w of ``self.x``)."""
+        if self.owner is smooth and zx is None:
+            return
+        if zx is None:
+            zx = smooth.lin(self.x)[1]
+        same = np.array_equal(self.x, self.y)
+        self.zx = zx
+        self.zy = zx if same else smooth.lin(self.y)[1]
+        self.owner = smooth
 
 
 def fista_iteration(state: FistaState, smooth, l1: float, p: int) -> float:
@@ -170,13 +231,19 @@ def fista_iteration(state: FistaState, smooth, l1: float, p: int) -> float:
     accelerated step would increase the objective, it is rejected and the momentum reset
     (monotone restart), so the next iteration is a plain proximal-gradient step from
     ``state.x``.
+
+    On X (``LossFit``) an iteration is two passes over X: the gradient at the extrapolated
+    point y from its stored predictions X y (axpys only), and X x_new with the objective
+    for the sufficient-decrease test (dot products only; one more per backtracking halving).
+    X y of the next extrapolated point is X x_new + beta (X x_new - X x), no pass.
     """
-    f_y, g_y = smooth.value_grad(state.y)
+    state.attach(smooth)
+    f_y, g_y = smooth.value_grad_lin(state.y, state.zy)
     slack = 1e-12 * max(abs(f_y), 1.0)
     for _ in range(60):
         x_new = prox_l1(state.y - state.step * g_y, state.step * l1, p)
         d = x_new - state.y
-        f_new = smooth.value(x_new)
+        f_new, z_new = smooth.lin(x_new)
         if f_new <= f_y + g_y @ d + (d @ d) / (2.0 * state.step) + slack:
             break
         state.step *= 0.5
@@ -186,11 +253,16 @@ def fista_iteration(state: FistaState, smooth, l1: float, p: int) -> float:
     # otherwise rounding near the optimum would reject it forever.
     if obj_new > state.objective and state.t > 1.0:
         state.y = state.x.copy()
+        state.zy = state.zx
         state.t = 1.0
         return violation
     t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * state.t**2))
-    state.y = x_new + ((state.t - 1.0) / t_new) * (x_new - state.x)
+    beta = (state.t - 1.0) / t_new
+    state.y = x_new + beta * (x_new - state.x)
+    if z_new is not None:
+        state.zy = z_new + beta * (z_new - state.zx) if beta != 0.0 else z_new
     state.x = x_new
+    state.zx = z_new
     state.t = t_new
     state.objective = obj_new
     return violation

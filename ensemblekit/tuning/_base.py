@@ -48,7 +48,9 @@ def _trial_score(folds, metric) -> float:
     vals = []
     for f in folds:
         s = f["test_scores"]
-        s = s[metric] if isinstance(s, dict) else s
+        if isinstance(s, dict):
+            # A callable scorer returning a dict: fall back to its first metric.
+            s = s[metric] if metric in s else next(iter(s.values()))
         vals.append(float(s) if s is not None else np.nan)
     return float(np.mean(vals)) if vals else np.nan
 
@@ -253,23 +255,31 @@ class _TrialSearchCV(BaseSearchCV):
         return int(check_random_state(rs).randint(2**31 - 1))
 
     def _header(self, space, X, n_splits):
+        """What makes two runs the same search; a stored log is resumed only if all match.
+
+        The batch size (``n_jobs``/``n_points``) is left out on purpose: resuming on a
+        different number of workers is legitimate.
+        """
         cv = self.cv if self.cv is not None else 5
-        settings = {
-            "estimator": type(self.estimator).__name__,
+        est = self.estimator
+        try:
+            est_repr = est.__repr__(N_CHAR_MAX=10**6)
+        except TypeError:
+            est_repr = repr(est)
+        header = {
+            "format": FORMAT_VERSION,
+            "search": type(self).__name__,
+            "space": space.signature(),
+            "estimator": re.sub(r" at 0x[0-9a-fA-F]+", "", est_repr),
             "cv": stable_repr(cv),
             "n_splits": n_splits,
             "scoring": stable_repr(self.scoring),
             "n_samples": int(X.shape[0]) if hasattr(X, "shape") else len(X),
         }
-        settings.update(self._header_settings())
+        header.update(self._header_settings())
         if isinstance(self.random_state, numbers.Integral):
-            settings["random_state"] = int(self.random_state)
-        return {
-            "format": FORMAT_VERSION,
-            "search": type(self).__name__,
-            "space": space.signature(),
-            "settings": settings,
-        }
+            header["random_state"] = int(self.random_state)
+        return header
 
     def _header_settings(self) -> dict:
         return {}

@@ -175,7 +175,6 @@ class BayesSearchCV(_TrialSearchCV):
         return {
             "n_initial_points": self.n_initial_points,
             "acquisition": self.acquisition,
-            "n_points": self._batch_size(),
         }
 
     def _n_trials_hint(self):

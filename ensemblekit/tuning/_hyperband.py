@@ -354,7 +354,7 @@ class HyperbandSearchCV(_TrialSearchCV):
             raise ValueError(
                 f"{self._rparam!r} is the resource; remove it from param_distributions"
             )
-        if self.max_resource is not None:
+        if self.max_resource is not None or self.resource != "n_samples":
             self._resources()
 
     def _header_settings(self) -> dict:
@@ -367,6 +367,12 @@ class HyperbandSearchCV(_TrialSearchCV):
             "sampler": self.sampler,
             "random_fraction": self.random_fraction,
         }
+
+    def _n_trials_hint(self):
+        if self.max_resource is None:
+            return None
+        min_r, max_r = self._resources()
+        return sum(sum(b.n_trials) for b in hyperband_brackets(min_r, max_r, self.eta))
 
     def _select_best_index(self, refit, refit_metric, results):
         if callable(refit):

@@ -247,3 +247,21 @@ def test_dataframe_index_is_irrelevant(reg_data):
     a = StackingCVRegressor(_members(), cv=3, random_state=0).fit(df, pd.Series(y, index=df.index))
     b = StackingCVRegressor(_members(), cv=3, random_state=0).fit(X, y)
     np.testing.assert_allclose(a.oof_predictions_, b.oof_predictions_)
+
+
+def test_fitted_stack_pickles_and_layers_need_members(reg_data):
+    import pickle
+
+    X, y = reg_data
+    stack = StackingCVRegressor(_members(), cv=3, refit="average", random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(stack))
+    np.testing.assert_array_equal(again.predict(X), stack.predict(X))
+    with pytest.raises(ValueError, match="non-empty"):
+        make_stacking_layers([])
+
+
+def test_grid_search_in_parallel_over_average_stack(reg_data):
+    X, y = reg_data
+    stack = StackingCVRegressor(_members(), cv=3, refit="average", random_state=0)
+    gs = GridSearchCV(stack, {"tree__max_depth": [2, 4]}, cv=2, n_jobs=2).fit(X, y)
+    assert gs.best_estimator_.predict(X).shape == (len(y),)

@@ -22,11 +22,20 @@ def test_cv_results_match_grid_search():
     alphas = [0.01, 0.1, 1.0, 10.0, 100.0]
     cv = KFold(3, shuffle=True, random_state=0)
     scoring = {"r2": "r2", "mae": make_scorer(mean_absolute_error, greater_is_better=False)}
-    grid = GridSearchCV(Ridge(), {"alpha": alphas}, cv=cv, scoring=scoring, refit="mae",
-                        return_train_score=True).fit(X, y)
-    bayes = BayesSearchCV(Ridge(), {"alpha": Categorical(alphas)}, n_iter=5, n_initial_points=5,
-                          cv=cv, scoring=scoring, refit="mae", return_train_score=True,
-                          random_state=0).fit(X, y)
+    grid = GridSearchCV(
+        Ridge(), {"alpha": alphas}, cv=cv, scoring=scoring, refit="mae", return_train_score=True
+    ).fit(X, y)
+    bayes = BayesSearchCV(
+        Ridge(),
+        {"alpha": Categorical(alphas)},
+        n_iter=5,
+        n_initial_points=5,
+        cv=cv,
+        scoring=scoring,
+        refit="mae",
+        return_train_score=True,
+        random_state=0,
+    ).fit(X, y)
     g, b = grid.cv_results_, bayes.cv_results_
     assert set(g) == set(b)
     order = [alphas.index(p["alpha"]) for p in b["params"]]
@@ -49,14 +58,24 @@ def test_reproducible_with_same_random_state():
     space = {"a": Real(-2.0, 2.0), "b": Integer(0, 5), "kind": Categorical(["x", "y", "z"])}
 
     def run():
-        return BayesSearchCV(Quadratic(), space, n_iter=12, n_initial_points=5, cv=2,
-                             random_state=3, refit=False).fit(XQ, yQ).cv_results_
+        return (
+            BayesSearchCV(
+                Quadratic(), space, n_iter=12, n_initial_points=5, cv=2, random_state=3, refit=False
+            )
+            .fit(XQ, yQ)
+            .cv_results_
+        )
 
     r1, r2 = run(), run()
     assert r1["params"] == r2["params"]
     np.testing.assert_array_equal(r1["mean_test_score"], r2["mean_test_score"])
-    other = BayesSearchCV(Quadratic(), space, n_iter=12, n_initial_points=5, cv=2,
-                          random_state=4, refit=False).fit(XQ, yQ).cv_results_
+    other = (
+        BayesSearchCV(
+            Quadratic(), space, n_iter=12, n_initial_points=5, cv=2, random_state=4, refit=False
+        )
+        .fit(XQ, yQ)
+        .cv_results_
+    )
     assert other["params"] != r1["params"]
 
 
@@ -68,8 +87,15 @@ def test_gp_beats_its_random_design_on_branin():
             return -branin(self.a, self.b)
 
     cv = [(np.arange(10), np.arange(10, 20))]
-    s = BayesSearchCV(B(), {"a": Real(-5, 10), "b": Real(0, 15)}, n_iter=22, n_initial_points=8,
-                      cv=cv, random_state=0, refit=False).fit(XQ, yQ)
+    s = BayesSearchCV(
+        B(),
+        {"a": Real(-5, 10), "b": Real(0, 15)},
+        n_iter=22,
+        n_initial_points=8,
+        cv=cv,
+        random_state=0,
+        refit=False,
+    ).fit(XQ, yQ)
     scores = -np.asarray(s.cv_results_["mean_test_score"])
     # Optimum 0.398; with seed 0 the design's best is 17.2 and the GP phase reaches 0.75.
     assert scores[8:].min() < scores[:8].min() / 10
@@ -86,26 +112,42 @@ def test_pipeline_with_gdelasticnet_and_boosting():
     from ensemblekit.estimators import GDElasticNet
 
     rng = np.random.RandomState(0)
-    df = pd.DataFrame({"x1": rng.normal(size=120), "x2": rng.normal(size=120),
-                       "c": pd.Categorical(rng.choice(["a", "b", "c"], size=120))})
+    df = pd.DataFrame(
+        {
+            "x1": rng.normal(size=120),
+            "x2": rng.normal(size=120),
+            "c": pd.Categorical(rng.choice(["a", "b", "c"], size=120)),
+        }
+    )
     target = 2 * df.x1 - df.x2 + (df.c == "a") + rng.normal(scale=0.1, size=120)
-    pre = ColumnTransformer([("num", StandardScaler(), ["x1", "x2"]),
-                             ("cat", OneHotEncoder(), ["c"])])
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["x1", "x2"]), ("cat", OneHotEncoder(), ["c"])]
+    )
     pipe = make_pipeline(pre, GDElasticNet(max_iter=200))
-    space = {"gdelasticnet__alpha": Real(1e-4, 1.0, prior="log-uniform"),
-             "gdelasticnet__l1_ratio": Real(0.0, 1.0)}
-    runs = [BayesSearchCV(pipe, space, n_iter=6, n_initial_points=3, cv=3, random_state=0)
-            .fit(df, target) for _ in range(2)]
+    space = {
+        "gdelasticnet__alpha": Real(1e-4, 1.0, prior="log-uniform"),
+        "gdelasticnet__l1_ratio": Real(0.0, 1.0),
+    }
+    runs = [
+        BayesSearchCV(pipe, space, n_iter=6, n_initial_points=3, cv=3, random_state=0).fit(
+            df, target
+        )
+        for _ in range(2)
+    ]
     assert runs[0].cv_results_["params"] == runs[1].cv_results_["params"]
-    np.testing.assert_array_equal(runs[0].cv_results_["mean_test_score"],
-                                  runs[1].cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        runs[0].cv_results_["mean_test_score"], runs[1].cv_results_["mean_test_score"]
+    )
     assert runs[0].best_score_ > 0.9
     assert list(runs[0].feature_names_in_) == ["x1", "x2", "c"]
 
     boost = BayesSearchCV(
         BoostingRegressor(backend="lightgbm", n_estimators=20, random_state=0, n_jobs=1),
         {"learning_rate": Real(0.05, 0.5, prior="log-uniform"), "max_depth": Integer(2, 4)},
-        n_iter=4, n_initial_points=2, cv=2, random_state=0,
+        n_iter=4,
+        n_initial_points=2,
+        cv=2,
+        random_state=0,
     ).fit(df, target)
     assert len(boost.cv_results_["params"]) == 4
     assert np.all(np.isfinite(boost.cv_results_["mean_test_score"]))
@@ -119,8 +161,9 @@ def test_batches_are_distinct_and_parallel_equals_sequential():
     keys = [(p["a"], p["b"]) for p in par.cv_results_["params"]]
     assert len(set(keys)) == len(keys) == 10
     assert par.cv_results_["params"] == seq.cv_results_["params"]
-    np.testing.assert_array_equal(par.cv_results_["mean_test_score"],
-                                  seq.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        par.cv_results_["mean_test_score"], seq.cv_results_["mean_test_score"]
+    )
 
 
 def test_scipy_distributions_lists_and_conditional_spaces():
@@ -128,8 +171,9 @@ def test_scipy_distributions_lists_and_conditional_spaces():
         {"a": loguniform(1e-2, 1.0), "kind": ["x"]},
         {"b": Integer(0, 4), "kind": ["y", "z"]},
     ]
-    s = BayesSearchCV(Quadratic(), spaces, n_iter=12, n_initial_points=4, cv=2,
-                      random_state=0).fit(XQ, yQ)
+    s = BayesSearchCV(Quadratic(), spaces, n_iter=12, n_initial_points=4, cv=2, random_state=0).fit(
+        XQ, yQ
+    )
     seen = {0: 0, 1: 0}
     for p in s.cv_results_["params"]:
         if set(p) == {"a", "kind"}:
@@ -144,8 +188,14 @@ def test_scipy_distributions_lists_and_conditional_spaces():
 
 
 def test_failed_trials_are_recorded_and_search_continues():
-    s = BayesSearchCV(Quadratic(fail_above=0.5), {"a": Real(-1.0, 2.0)}, n_iter=10,
-                      n_initial_points=4, cv=2, random_state=1)
+    s = BayesSearchCV(
+        Quadratic(fail_above=0.5),
+        {"a": Real(-1.0, 2.0)},
+        n_iter=10,
+        n_initial_points=4,
+        cv=2,
+        random_state=1,
+    )
     with pytest.warns(UserWarning, match="fits (of this batch )?failed"):
         s.fit(XQ, yQ)
     scores = s.cv_results_["mean_test_score"]
@@ -162,8 +212,14 @@ def test_failed_trials_are_recorded_and_search_continues():
 
 
 def test_error_score_raise_propagates():
-    s = BayesSearchCV(Quadratic(fail_above=-10), {"a": Real(-1.0, 2.0)}, n_iter=3,
-                      n_initial_points=2, cv=2, error_score="raise")
+    s = BayesSearchCV(
+        Quadratic(fail_above=-10),
+        {"a": Real(-1.0, 2.0)},
+        n_iter=3,
+        n_initial_points=2,
+        cv=2,
+        error_score="raise",
+    )
     with pytest.raises(RuntimeError, match="a too large"):
         s.fit(XQ, yQ)
 
@@ -178,8 +234,10 @@ def test_error_score_raise_propagates():
         (dict(search_spaces={"a": (0.0, 1.0, "log-uniform")}), "low > 0"),
         (dict(search_spaces={"a": []}), "must not be empty"),
         (dict(search_spaces={"alpha": Real(0.0, 1.0)}), r"Invalid parameter.*'alpha'.*'a', 'b'"),
-        (dict(search_spaces={"a": Real(0.0, 1.0)}, n_iter=3, n_initial_points=5),
-         "smaller than n_initial_points"),
+        (
+            dict(search_spaces={"a": Real(0.0, 1.0)}, n_iter=3, n_initial_points=5),
+            "smaller than n_initial_points",
+        ),
         (dict(search_spaces={"a": Real(0.0, 1.0)}, acquisition="foo"), "acquisition"),
     ],
 )
@@ -192,8 +250,9 @@ def test_bad_input_fails_before_fitting(tmp_path, kwargs, match):
 
 def test_progress_bar(capsys):
     space = {"alpha": Real(1e-3, 10.0, prior="log-uniform")}
-    BayesSearchCV(Ridge(), space, n_iter=4, n_initial_points=2, cv=2, verbose=1,
-                  random_state=0).fit(X, y)
+    BayesSearchCV(
+        Ridge(), space, n_iter=4, n_initial_points=2, cv=2, verbose=1, random_state=0
+    ).fit(X, y)
     err = capsys.readouterr().err
     assert "4/4" in err and "best=" in err
     BayesSearchCV(Ridge(), space, n_iter=4, n_initial_points=2, cv=2, random_state=0).fit(X, y)
@@ -204,8 +263,9 @@ def test_progress_bar(capsys):
 def test_sklearn_contract():
     from sklearn.base import clone
 
-    s = BayesSearchCV(SGDRegressor(), {"alpha": Real(1e-5, 1e-1, prior="log-uniform")},
-                      n_iter=7, random_state=0)
+    s = BayesSearchCV(
+        SGDRegressor(), {"alpha": Real(1e-5, 1e-1, prior="log-uniform")}, n_iter=7, random_state=0
+    )
     c = clone(s)
     assert c.get_params()["n_iter"] == 7 and repr(c.search_spaces) == repr(s.search_spaces)
     assert not hasattr(c, "cv_results_")

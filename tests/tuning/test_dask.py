@@ -57,8 +57,11 @@ def test_local_cluster_matches_sequential_and_survives_a_killed_worker(tmp_path,
 
         t = threading.Thread(target=killer)
         t.start()
-        res = BayesSearchCV(Quadratic(sleep=0.3), SPACE, n_jobs=2, storage=str(store),
-                            **KW).fit(XQ, yQ).cv_results_
+        res = (
+            BayesSearchCV(Quadratic(sleep=0.3), SPACE, n_jobs=2, storage=str(store), **KW)
+            .fit(XQ, yQ)
+            .cv_results_
+        )
         t.join()
         assert killed, "the search finished before a worker could be killed"
         assert killed[0] not in client.run(os.getpid).values()  # the worker was replaced

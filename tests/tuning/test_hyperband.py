@@ -18,17 +18,28 @@ CV = KFold(3, shuffle=True, random_state=0)
 def test_schedule_matches_the_hyperband_paper():
     # Li et al. (2018), Table 1: R=81, eta=3
     b = hyperband_brackets(1, 81, 3)
-    assert [x.n_trials for x in b] == [
-        (81, 27, 9, 3, 1), (34, 11, 3, 1), (15, 5, 1), (8, 2), (5,)]
+    assert [x.n_trials for x in b] == [(81, 27, 9, 3, 1), (34, 11, 3, 1), (15, 5, 1), (8, 2), (5,)]
     assert [x.resources for x in b] == [
-        (1, 3, 9, 27, 81), (3, 9, 27, 81), (9, 27, 81), (27, 81), (81,)]
+        (1, 3, 9, 27, 81),
+        (3, 9, 27, 81),
+        (9, 27, 81),
+        (27, 81),
+        (81,),
+    ]
     assert promote([0.1, np.nan, 0.5, 0.3], 2) == [2, 3]
 
 
 def test_epochs_continue_training_instead_of_refitting():
-    s = HyperbandSearchCV(EpochCounter(), {"lr": Real(0.0, 1.0)}, resource="epochs",
-                          max_resource=9, eta=3, cv=CV, scoring=epochs_scorer,
-                          random_state=0).fit(X, y)
+    s = HyperbandSearchCV(
+        EpochCounter(),
+        {"lr": Real(0.0, 1.0)},
+        resource="epochs",
+        max_resource=9,
+        eta=3,
+        cv=CV,
+        scoring=epochs_scorer,
+        random_state=0,
+    ).fit(X, y)
     res = s.cv_results_
     # the model trained at rung r has seen exactly r epochs: neither restarted nor double-counted
     np.testing.assert_array_equal(res["mean_test_score"], res["n_resources"])
@@ -46,8 +57,9 @@ def test_epochs_continue_training_instead_of_refitting():
 def test_rung_scores_equal_training_from_scratch_and_promotion_is_top_k():
     est = SGDRegressor(random_state=0, learning_rate="constant")
     space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
-    s = HyperbandSearchCV(est, space, resource="epochs", max_resource=9, eta=3, cv=CV,
-                          random_state=0).fit(X, y)
+    s = HyperbandSearchCV(
+        est, space, resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0
+    ).fit(X, y)
     res = s.cv_results_
     splits = list(CV.split(X, y))
     rng = np.random.RandomState(1)
@@ -72,9 +84,15 @@ def test_rung_scores_equal_training_from_scratch_and_promotion_is_top_k():
 
 def test_n_estimators_warm_start_matches_fresh_fit():
     est = GradientBoostingRegressor(random_state=0, max_depth=2)
-    s = HyperbandSearchCV(est, {"learning_rate": loguniform(0.01, 1.0)},
-                          resource="n_estimators", max_resource=9, eta=3, cv=CV,
-                          random_state=0).fit(X, y)
+    s = HyperbandSearchCV(
+        est,
+        {"learning_rate": loguniform(0.01, 1.0)},
+        resource="n_estimators",
+        max_resource=9,
+        eta=3,
+        cv=CV,
+        random_state=0,
+    ).fit(X, y)
     res = s.cv_results_
     tr, te = next(CV.split(X, y))
     for row in (0, len(res["params"]) - 1, int(np.argmax(res["rung"]))):
@@ -91,15 +109,20 @@ def test_pipeline_gdelasticnet_epochs_and_n_samples():
 
     from ensemblekit.estimators import GDElasticNet
 
-    pipe = make_pipeline(StandardScaler(), GDElasticNet(solver="sgd", batch_size=16,
-                                                         random_state=0))
-    space = {"gdelasticnet__alpha": Real(1e-4, 1.0, prior="log-uniform"),
-             "gdelasticnet__learning_rate_init": Real(1e-3, 1e-1, prior="log-uniform")}
-    s = HyperbandSearchCV(pipe, space, resource="epochs", max_resource=9, cv=CV,
-                          random_state=0).fit(X, y)
+    pipe = make_pipeline(
+        StandardScaler(), GDElasticNet(solver="sgd", batch_size=16, random_state=0)
+    )
+    space = {
+        "gdelasticnet__alpha": Real(1e-4, 1.0, prior="log-uniform"),
+        "gdelasticnet__learning_rate_init": Real(1e-3, 1e-1, prior="log-uniform"),
+    }
+    s = HyperbandSearchCV(
+        pipe, space, resource="epochs", max_resource=9, cv=CV, random_state=0
+    ).fit(X, y)
     assert s.best_score_ > 0.8 and s.cv_results_["n_resources"].max() == 9
-    sub = HyperbandSearchCV(pipe, space, resource="n_samples", min_resource=20, cv=CV,
-                            random_state=0).fit(X, y)
+    sub = HyperbandSearchCV(
+        pipe, space, resource="n_samples", min_resource=20, cv=CV, random_state=0
+    ).fit(X, y)
     # R=80, eta=3: s_max = floor(log3(80/20)) = 1, so the first rung gets 80/3 -> 27 samples
     assert [b.resources for b in sub.brackets_] == [(27, 80), (80,)]
     assert sub.cv_results_["n_resources"].max() == 80
@@ -109,25 +132,65 @@ def test_bad_input():
     with pytest.raises(ValueError, match="max_resource is required"):
         HyperbandSearchCV(SGDRegressor(), {"alpha": [0.1]}, cv=2).fit(X, y)
     with pytest.raises(ValueError, match="must be < max_resource"):
-        HyperbandSearchCV(SGDRegressor(), {"alpha": [0.1]}, max_resource=3,
-                          min_resource=3, cv=2).fit(X, y)
+        HyperbandSearchCV(
+            SGDRegressor(), {"alpha": [0.1]}, max_resource=3, min_resource=3, cv=2
+        ).fit(X, y)
     with pytest.raises(ValueError, match="no n_estimators"):
-        HyperbandSearchCV(SGDRegressor(), {"alpha": [0.1]}, resource="n_estimators",
-                          max_resource=9, cv=2).fit(X, y)
+        HyperbandSearchCV(
+            SGDRegressor(), {"alpha": [0.1]}, resource="n_estimators", max_resource=9, cv=2
+        ).fit(X, y)
     with pytest.raises(ValueError, match="is the resource"):
-        HyperbandSearchCV(GradientBoostingRegressor(), {"n_estimators": [1, 2]},
-                          resource="n_estimators", max_resource=9, cv=2).fit(X, y)
+        HyperbandSearchCV(
+            GradientBoostingRegressor(),
+            {"n_estimators": [1, 2]},
+            resource="n_estimators",
+            max_resource=9,
+            cv=2,
+        ).fit(X, y)
     with pytest.raises(ValueError, match="Invalid parameter.*'alpha'"):
         HyperbandSearchCV(SGDRegressor(), {"alpah": [0.1]}, max_resource=9, cv=2).fit(X, y)
 
 
 def test_resume_hyperband(tmp_path):
     store = tmp_path / "hb.jsonl"
-    kw = dict(resource="epochs", max_resource=9, cv=CV, random_state=0, storage=str(store),
-              scoring=epochs_scorer)
+    kw = dict(
+        resource="epochs",
+        max_resource=9,
+        cv=CV,
+        random_state=0,
+        storage=str(store),
+        scoring=epochs_scorer,
+    )
     a = HyperbandSearchCV(EpochCounter(), {"lr": Real(0.0, 1.0)}, **kw).fit(X, y)
     b = HyperbandSearchCV(EpochCounter(), {"lr": Real(0.0, 1.0)}, **kw).fit(X, y)
     assert b.n_fits_ == 0 and b.resource_used_ == 0
     assert a.cv_results_["params"] == b.cv_results_["params"]
-    np.testing.assert_array_equal(a.cv_results_["mean_test_score"],
-                                  b.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        a.cv_results_["mean_test_score"], b.cv_results_["mean_test_score"]
+    )
+
+
+def test_gp_sampler_takes_over_after_the_first_bracket():
+    est = SGDRegressor(random_state=0, learning_rate="constant")
+    space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
+    kw = dict(resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False)
+    rnd = HyperbandSearchCV(est, space, sampler="random", **kw).fit(X, y).cv_results_
+    gp = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    gp2 = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    assert gp["params"] == gp2["params"]
+    first = rnd["bracket"] == rnd["bracket"].max()
+    assert [p for p, f in zip(rnd["params"], first, strict=False) if f] == [
+        p for p, f in zip(gp["params"], first, strict=False) if f
+    ]
+
+    def started(r):
+        return [
+            p
+            for p, b, g in zip(r["params"], r["bracket"], r["rung"], strict=False)
+            if b == 1 and g == 0
+        ]
+
+    # The next bracket starts 5 configurations: round(5 * 2/3) = 3 from the GP, 2 random.
+    assert len(started(gp)) == 5
+    assert all(a != b for a, b in zip(started(gp)[:3], started(rnd)[:3], strict=False))
+    assert started(gp)[3:] == started(rnd)[3:]

@@ -16,9 +16,14 @@ matplotlib.use("Agg")
 
 def test_plots_show_every_trial_and_the_running_best():
     X, y = np.arange(40, dtype=float).reshape(20, 2), np.zeros(20)
-    s = BayesSearchCV(Quadratic(), {"a": Real(1e-3, 10.0, prior="log-uniform"),
-                                    "kind": Categorical(["x", "y"])},
-                      n_iter=6, n_initial_points=3, cv=2, random_state=0).fit(X, y)
+    s = BayesSearchCV(
+        Quadratic(),
+        {"a": Real(1e-3, 10.0, prior="log-uniform"), "kind": Categorical(["x", "y"])},
+        n_iter=6,
+        n_initial_points=3,
+        cv=2,
+        random_state=0,
+    ).fit(X, y)
     ax = plot_optimization_history(s)
     scores = s.cv_results_["mean_test_score"]
     pts = ax.collections[0].get_offsets()

@@ -64,19 +64,33 @@ def test_torn_last_line_is_tolerated(tmp_path):
 @pytest.mark.parametrize(
     "change, match",
     [
-        (dict(search_spaces={"a": Real(-2.0, 3.0), "b": Integer(0, 5)}), "different search"),
-        (dict(cv=3), "different search"),
-        (dict(random_state=1), "different search"),
+        (dict(search_spaces={"a": Real(-2.0, 3.0), "b": Integer(0, 5)}), "space: stored"),
+        (dict(cv=3), "cv: stored"),
+        (dict(random_state=1), "random_state: stored"),
+        (dict(estimator="kind=y"), "estimator: stored"),
     ],
 )
 def test_storage_from_a_different_search_is_refused(tmp_path, change, match):
     store, log = tmp_path / "trials.jsonl", tmp_path / "fits.txt"
-    kw = dict(search_spaces=SPACE, n_iter=3, n_initial_points=2, cv=2, random_state=0,
-              storage=str(store), refit=False)
-    BayesSearchCV(Quadratic(), **kw).fit(XQ, yQ)
+    kw = dict(
+        search_spaces=SPACE,
+        n_iter=3,
+        n_initial_points=2,
+        cv=2,
+        random_state=0,
+        storage=str(store),
+        refit=False,
+    )
+    BayesSearchCV(Quadratic(log=str(log)), **kw).fit(XQ, yQ)
+    n_fits = len(log.read_text().splitlines())
+    est = Quadratic(log=str(log))
+    if "estimator" in change:
+        est, change = Quadratic(log=str(log), kind="y"), {}
     with pytest.raises(ValueError, match=match):
-        BayesSearchCV(Quadratic(log=str(log)), **{**kw, **change}).fit(XQ, yQ)
-    assert not log.exists()  # refused before any fit
+        BayesSearchCV(est, **{**kw, **change}).fit(XQ, yQ)
+    assert len(log.read_text().splitlines()) == n_fits  # refused before any fit
+    # and the same search resumes from the same file without complaint (nothing to fit)
+    assert BayesSearchCV(Quadratic(log=str(log)), **kw).fit(XQ, yQ).n_fits_ == 0
 
 
 @pytest.mark.filterwarnings("ignore:.*unreadable line")
@@ -84,8 +98,9 @@ def test_not_a_trial_log_is_refused(tmp_path):
     store = tmp_path / "notes.txt"
     store.write_text("hello\n")
     with pytest.raises(ValueError, match="not a trial log"):
-        BayesSearchCV(Quadratic(), SPACE, n_iter=2, n_initial_points=1, cv=2,
-                      storage=str(store)).fit(XQ, yQ)
+        BayesSearchCV(
+            Quadratic(), SPACE, n_iter=2, n_initial_points=1, cv=2, storage=str(store)
+        ).fit(XQ, yQ)
 
 
 SCRIPT = textwrap.dedent(
@@ -112,8 +127,7 @@ def test_sigkill_then_resume(tmp_path):
 
     def script(sleep):
         path = tmp_path / f"run_{sleep}.py"
-        path.write_text(SCRIPT.format(helpers=helpers, log=str(log), store=str(store),
-                                      sleep=sleep))
+        path.write_text(SCRIPT.format(helpers=helpers, log=str(log), store=str(store), sleep=sleep))
         return [sys.executable, str(path)]
 
     proc = subprocess.Popen(script(0.15), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -130,7 +144,8 @@ def test_sigkill_then_resume(tmp_path):
     assert 5 <= len(before) < 12
     fits_before = _fits(log)
 
-    out = subprocess.run(script(0.0), capture_output=True, text=True, timeout=240)
+    # Same settings (the estimator's sleep included: it is part of the stored header).
+    out = subprocess.run(script(0.15), capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     assert "DONE 12" in out.stdout
     _, after = JSONLStorage(store).read()
