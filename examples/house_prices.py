@@ -896,7 +896,7 @@ def run(args: argparse.Namespace) -> int:
         board = leaderboard_frame(results)  # rewritten after every model: always a valid file
         write_atomic(board_path, lambda tmp: board.to_csv(tmp, float_format="%.6f"))
         clock(
-            f"{result.name:<28} CV RMSLE {result.scores.mean():.4f} ± {result.scores.std():.4f}"
+            f"{result.name:<44} CV RMSLE {result.scores.mean():.4f} ± {result.scores.std():.4f}"
             f"  (fit {result.fit_times.mean():.1f} s/fold)"
         )
 

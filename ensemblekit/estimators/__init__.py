@@ -5,13 +5,30 @@
 with its meaning of ``alpha``; ``GDHuberRegressor`` and ``GDQuantileRegressor`` do the same
 for ``HuberRegressor`` and ``QuantileRegressor``. A learning rate that makes training
 diverge raises ``DivergenceError`` (a ``ValueError``).
+
+The robust twins (``_huber``, ``_quantile``) are imported on first access, so that
+importing the package costs only what ``GDRegressor`` and the linear twins need.
 """
+
+import importlib
 
 from ._exceptions import DivergenceError
 from ._gd_regressor import GDRegressor
-from ._huber import GDHuberRegressor
 from ._linear_twins import GDElasticNet, GDLasso, GDLinearRegression, GDRidge
-from ._quantile import GDQuantileRegressor
+
+_LAZY = {"GDHuberRegressor": "._huber", "GDQuantileRegressor": "._quantile"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "DivergenceError",

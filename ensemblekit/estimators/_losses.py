@@ -40,7 +40,7 @@ SMOOTH_CURVATURE = {
 _LOG2 = math.log(2.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def loss_value(code: int, y: float, p: float, epsilon: float, quantile: float) -> float:
     """Value of the loss ``code`` at target ``y`` and prediction ``p``."""
     r = p - y
@@ -66,7 +66,7 @@ def loss_value(code: int, y: float, p: float, epsilon: float, quantile: float) -
     return z * z
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def loss_derivative(code: int, y: float, p: float, epsilon: float,
                     quantile: float) -> float:
     """dL/dp of the loss ``code`` (a subgradient where L is not differentiable)."""

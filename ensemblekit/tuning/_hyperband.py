@@ -25,12 +25,10 @@ def _find_param(estimator, suffix: str) -> str | None:
     names = [n for n in estimator.get_params(deep=True) if n == suffix or n.endswith("__" + suffix)]
     if not names:
         return None
-    # The outermost match is the one that controls the model (e.g. a Pipeline's final step).
-    return (
-        sorted(names, key=lambda n: (n.count("__") > 0, -n.count("__")))[0]
-        if len(names) > 1
-        else names[0]
-    )
+    # The least nested match controls the model (a Pipeline step's own parameter rather than
+    # one of a sub-estimator inside it); ties go to the last one (the final step).
+    depth = min(n.count("__") for n in names)
+    return [n for n in names if n.count("__") == depth][-1]
 
 
 def _budget_mode(estimator, resource: str, resource_param):

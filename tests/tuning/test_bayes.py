@@ -141,16 +141,22 @@ def test_pipeline_with_gdelasticnet_and_boosting():
     assert runs[0].best_score_ > 0.9
     assert list(runs[0].feature_names_in_) == ["x1", "x2", "c"]
 
-    boost = BayesSearchCV(
-        BoostingRegressor(backend="lightgbm", n_estimators=20, random_state=0, n_jobs=1),
-        {"learning_rate": Real(0.05, 0.5, prior="log-uniform"), "max_depth": Integer(2, 4)},
-        n_iter=4,
-        n_initial_points=2,
-        cv=2,
-        random_state=0,
-    ).fit(df, target)
-    assert len(boost.cv_results_["params"]) == 4
-    assert np.all(np.isfinite(boost.cv_results_["mean_test_score"]))
+    boosts = [
+        BayesSearchCV(
+            BoostingRegressor(backend="lightgbm", n_estimators=20, random_state=0, n_jobs=1),
+            {"learning_rate": Real(0.05, 0.5, prior="log-uniform"), "max_depth": Integer(2, 4)},
+            n_iter=4,
+            n_initial_points=2,
+            cv=2,
+            random_state=0,
+        ).fit(df, target)
+        for _ in range(2)
+    ]
+    r0, r1 = boosts[0].cv_results_, boosts[1].cv_results_
+    assert len(r0["params"]) == 4 and r0["params"] == r1["params"]
+    np.testing.assert_array_equal(r0["mean_test_score"], r1["mean_test_score"])
+    assert np.all(np.isfinite(r0["mean_test_score"]))
+    np.testing.assert_array_equal(boosts[0].predict(df), boosts[1].predict(df))
 
 
 def test_batches_are_distinct_and_parallel_equals_sequential():
