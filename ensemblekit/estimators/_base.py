@@ -5,6 +5,23 @@ Estimators are thin shells: each one translates its public parameters into a
 schedule) and ``BaseGD`` does the rest: validation, the epoch loop over the compiled
 kernel (``_epoch.run_epoch``) or FISTA (``_fista``), the stopping rules, early stopping,
 ``partial_fit`` and the fitted attributes.
+
+Why each fast path is fast
+--------------------------
+* One compiled kernel per fit: ``run_epoch`` also returns the data loss that
+  ``loss_curve_`` reports (``_epoch.ST_LOSS_MODE``), and the divergence threshold f(0) is
+  computed in NumPy only when the objective exceeds its lower bound, so a cached first
+  fit loads one function from Numba's on-disk cache.
+* Full batch (``batch_size="full"``): one read of X per epoch. The gradient pass of an
+  epoch evaluates the objective of the iterate it starts from, so the objective after
+  epoch k comes from epoch k + 1's pass (``_fused_full_batch``); epoch k + 1 is run
+  speculatively and rolled back (O(p) copies) if the stopping rule ends training after
+  epoch k. Only the objective after the last epoch allowed by ``max_iter`` costs an extra
+  pass. ``loss_curve_``, ``n_iter_`` and the coefficients are those of the plain loop.
+* Per-sample SGD (wscale lazy L2, cumulative lazy L1 on sparse rows) and mini-batches:
+  see ``_epoch``. FISTA (Gram matrix for n >> p squared loss, fused residual reuse on X):
+  see ``_fista``; ``partial_fit`` keeps the smooth part between calls so that neither the
+  Gram matrix nor the stored products X w are rebuilt.
 """
 
 from __future__ import annotations
@@ -361,8 +378,12 @@ class BaseGD(RegressorMixin, BaseEstimator):
         return obj, pred
 
     def _check_divergence(self, data, cfg, state, obj, epoch, lr0):
+        # The threshold is _DIVERGENCE_FACTOR * max(f(0), 1e-12) >= _DIVERGENCE_FACTOR *
+        # 1e-12, so f(0) (an O(n) pass over y) is only needed above that bound.
+        if obj <= _DIVERGENCE_FACTOR * 1e-12:
+            return
         if "zero_objective" not in state:
-            # O(n) in NumPy: no compiled kernel besides run_epoch is needed for a fit.
+            # In NumPy: no compiled kernel besides run_epoch is needed for a fit.
             loss0 = loss_values_numpy(LOSS_CODES[cfg.loss], data.y, np.zeros(1), cfg.epsilon,
                                       cfg.quantile)
             state["zero_objective"] = float(data.sw @ loss0) / data.n_train
@@ -533,6 +554,8 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self.loss_curve_ = []
             self.n_iter_ = 0
         state = self._gd_state
+        if state["st"].shape[0] < ST_SIZE:  # a state pickled before ST_LOSS_* existed
+            state["st"] = np.concatenate([state["st"], np.zeros(ST_SIZE - state["st"].shape[0])])
         if cfg.solver == "fista":
             smooth = self._cached_smooth_part(data, cfg, state)
             obj, _ = self._fista_epoch(data, cfg, state, smooth)

@@ -194,6 +194,56 @@ def _plain_sgd_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, p, thet
     return status
 
 
+@njit(cache=True, fastmath=_FM)
+def _dense_rows_grad(Xd, y, sw, order, start, stop, theta, p, grad, loss_code, epsilon,
+                     quantile, want_loss):
+    """Add sum_k sw_i L'_i (x_i, 1) over i = order[start:stop] to ``grad``: one call per
+    batch, with the row dot product and axpy written inline (a call per row cost ~10% of a
+    full-batch pass). Return (1 at a non-finite prediction else 0, sum_k sw_i L_i if
+    ``want_loss``)."""
+    n = order.shape[0]
+    b = theta[p]
+    total = 0.0
+    for k in range(start, stop):
+        i = order[k]
+        if k + _PREFETCH_AHEAD < n:
+            ahead = order[k + _PREFETCH_AHEAD]
+            # In-order rows (full batch, no shuffle) are prefetched by the hardware.
+            if ahead != i + _PREFETCH_AHEAD:
+                prefetch_row(Xd, ahead)
+        z = 0.0
+        for j in range(p):
+            z += Xd[i, j] * theta[j]
+        pred = z + b
+        if not math.isfinite(pred):
+            return 1, total
+        if want_loss:
+            total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+        dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+        if dl != 0.0:
+            for j in range(p):
+                grad[j] += dl * Xd[i, j]
+            grad[p] += dl
+    return 0, total
+
+
+@njit(cache=True, fastmath=_FM)
+def _dense_rows_loss(Xd, y, sw, theta, p, loss_code, epsilon, quantile):
+    """sum_i sw_i L_i over the rows of non-zero weight, with the same inline dot product
+    as ``_dense_rows_grad`` (so that both give the same loss to the bit)."""
+    b = theta[p]
+    total = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            continue
+        z = 0.0
+        for j in range(p):
+            z += Xd[i, j] * theta[j]
+        pred = z + b
+        total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+    return total
+
+
 @njit(cache=True)
 def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p, theta,
                  m, v, avg, grad, st, loss_code, epsilon, quantile, opt_code, hp, sched_code,
@@ -213,29 +263,26 @@ def _batch_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size,
         start = s * batch_size
         stop = min(n, start + batch_size)
         grad[:] = 0.0
-        for k in range(start, stop):
-            i = order[k]
-            if not is_sparse and k + _PREFETCH_AHEAD < n:
-                ahead = order[k + _PREFETCH_AHEAD]
-                # In-order rows (full batch, no shuffle) are prefetched by the hardware.
-                if ahead != i + _PREFETCH_AHEAD:
-                    prefetch_row(Xd, ahead)
-            if is_sparse:
-                pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
-            else:
-                pred = _dense_dot(Xd, i, theta, p) + theta[p]
-            if not math.isfinite(pred):
+        if not is_sparse:
+            status, part = _dense_rows_grad(Xd, y, sw, order, start, stop, theta, p, grad,
+                                            loss_code, epsilon, quantile, fuse)
+            total += part
+            if status != 0:
                 st[ST_T] = t
                 return 1
-            if fuse:
-                total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
-            dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
-            if dl != 0.0:
-                if is_sparse:
+        else:
+            for k in range(start, stop):
+                i = order[k]
+                pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
+                if not math.isfinite(pred):
+                    st[ST_T] = t
+                    return 1
+                if fuse:
+                    total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+                dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+                if dl != 0.0:
                     _csr_axpy(data, indices, indptr, i, dl, grad)
-                else:
-                    _dense_axpy(Xd, i, dl, grad, p)
-                grad[p] += dl
+                    grad[p] += dl
         inv_b = 1.0 / (stop - start)
         lr = learning_rate_at(sched_code, lr0, t, epoch + s / n_steps, sp, milestones)
         t += 1.0
@@ -310,14 +357,13 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
 @njit(cache=True)
 def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
                quantile):
+    if not is_sparse:
+        return _dense_rows_loss(Xd, y, sw, theta, p, loss_code, epsilon, quantile)
     total = 0.0
     for i in range(y.shape[0]):
         if sw[i] == 0.0:
             continue
-        if is_sparse:
-            pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
-        else:
-            pred = _dense_dot(Xd, i, theta, p) + theta[p]
+        pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
     return total
 
@@ -354,6 +400,38 @@ def weighted_data_loss_grad(Xd, data, indices, indptr, is_sparse, y, sw, theta, 
     return total
 
 
+@njit(cache=True, fastmath=_FM)
+def _dense_rows_lin(Xd, y, sw, theta, p, loss_code, epsilon, quantile, z):
+    b = theta[p]
+    total = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            z[i] = 0.0
+            continue
+        zi = 0.0
+        for j in range(p):
+            zi += Xd[i, j] * theta[j]
+        z[i] = zi
+        total += sw[i] * loss_value(loss_code, y[i], zi + b, epsilon, quantile)
+    return total
+
+
+@njit(cache=True, fastmath=_FM)
+def _dense_rows_grad_lin(Xd, y, sw, z, b, p, loss_code, epsilon, quantile, grad):
+    total = 0.0
+    for i in range(y.shape[0]):
+        if sw[i] == 0.0:
+            continue
+        pred = z[i] + b
+        total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
+        dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
+        if dl != 0.0:
+            for j in range(p):
+                grad[j] += dl * Xd[i, j]
+            grad[p] += dl
+    return total
+
+
 @njit(cache=True)
 def data_loss_lin(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
                   quantile, z) -> float:
@@ -364,14 +442,13 @@ def data_loss_lin(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_co
     """
     total = 0.0
     b = theta[p]
+    if not is_sparse:
+        return _dense_rows_lin(Xd, y, sw, theta, p, loss_code, epsilon, quantile, z)
     for i in range(y.shape[0]):
         if sw[i] == 0.0:
             z[i] = 0.0
             continue
-        if is_sparse:
-            zi = _csr_dot(data, indices, indptr, i, theta)
-        else:
-            zi = _dense_dot(Xd, i, theta, p)
+        zi = _csr_dot(data, indices, indptr, i, theta)
         z[i] = zi
         total += sw[i] * loss_value(loss_code, y[i], zi + b, epsilon, quantile)
     return total
@@ -386,6 +463,8 @@ def data_loss_grad_lin(Xd, data, indices, indptr, is_sparse, y, sw, z, b, p, los
     """
     total = 0.0
     grad[:] = 0.0
+    if not is_sparse:
+        return _dense_rows_grad_lin(Xd, y, sw, z, b, p, loss_code, epsilon, quantile, grad)
     for i in range(y.shape[0]):
         if sw[i] == 0.0:
             continue
@@ -393,10 +472,7 @@ def data_loss_grad_lin(Xd, data, indices, indptr, is_sparse, y, sw, z, b, p, los
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
         dl = sw[i] * loss_derivative(loss_code, y[i], pred, epsilon, quantile)
         if dl != 0.0:
-            if is_sparse:
-                _csr_axpy(data, indices, indptr, i, dl, grad)
-            else:
-                _dense_axpy(Xd, i, dl, grad, p)
+            _csr_axpy(data, indices, indptr, i, dl, grad)
             grad[p] += dl
     return total
 
@@ -415,18 +491,23 @@ def readonly(a: np.ndarray) -> np.ndarray:
 def empty_inputs(dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Placeholders for the representation (dense or CSR) that is not in use."""
     return (readonly(np.empty((0, 0), dtype=dtype)), readonly(np.empty(0, dtype=dtype)),
-            readonly(np.empty(0, dtype=np.int32)), readonly(np.empty(0, dtype=np.int32)))
+            readonly(np.empty(0, dtype=np.uint32)), readonly(np.empty(0, dtype=np.uint32)))
 
 
 def kernel_inputs(X) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
     """(dense X, CSR data, indices, indptr, is_sparse) as ``run_epoch`` takes them.
 
     A C-contiguous X is not copied; an F-ordered one is (rows are read one at a time).
+    CSR indices are passed as unsigned 32-bit views of the int32 arrays (no copy): Numba
+    then emits no negative-index wraparound on ``w[indices[k]]``, ~30% of a sparse pass.
     """
     Xd, data, indices, indptr = empty_inputs(X.dtype)
     if sp.issparse(X):
+        if X.nnz >= np.iinfo(np.int32).max or X.shape[1] >= np.iinfo(np.int32).max:
+            raise ValueError("Sparse X with 2**31 or more stored values or columns is not "
+                             "supported.")
         data = readonly(X.data)
-        indices = readonly(X.indices.astype(np.int32, copy=False))
-        indptr = readonly(X.indptr.astype(np.int32, copy=False))
+        indices = readonly(X.indices.astype(np.int32, copy=False).view(np.uint32))
+        indptr = readonly(X.indptr.astype(np.int32, copy=False).view(np.uint32))
         return Xd, data, indices, indptr, True
     return readonly(np.ascontiguousarray(X)), data, indices, indptr, False

@@ -202,9 +202,12 @@ class _Runner:
         self.history.append((info.get("space", 0), params, score))
         if np.isfinite(score):
             self.best = max(self.best, score)
-        self.results = self.search._format_results(
-            self.all_params, len(self.splits), self.all_out, self.all_more
-        )
+        with warnings.catch_warnings():
+            # sklearn warns about non-finite scores on every call; fit warns once at the end.
+            warnings.filterwarnings("ignore", message="One or more of the", category=UserWarning)
+            self.results = self.search._format_results(
+                self.all_params, len(self.splits), self.all_out, self.all_more
+            )
         if self.pbar is not None:
             self.pbar.update(1)
             self.pbar.set_postfix(best=f"{self.best:.5g}" if np.isfinite(self.best) else "nan")
@@ -347,7 +350,9 @@ class _TrialSearchCV(BaseSearchCV):
             raise ValueError("No trials were run or found in the storage")
         if all(o.get("fit_error") for o in runner.all_out):
             _warn_or_raise_about_fit_failures(runner.all_out, self.error_score)
-        results = runner.results
+        results = self._format_results(
+            runner.all_params, len(runner.splits), runner.all_out, runner.all_more
+        )
         self.n_fits_ = runner.n_fits
         self.trials_ = runner.records
 
