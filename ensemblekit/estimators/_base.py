@@ -119,9 +119,12 @@ class _Data:
         self.n_train = train_idx.shape[0]
         # Mean-one weights over the training rows, zero elsewhere: the objective is then
         # (1/n_train) sum_i sw_i L_i, which equals (1/sum s) sum s_i L_i.
-        sw = np.zeros(self.n)
-        sw_train = sw_raw[train_idx]
-        sw[train_idx] = sw_train * (self.n_train / sw_train.sum())
+        if self.n_train == self.n:  # every row trains: the same values, no fancy indexing
+            sw = sw_raw * (self.n_train / sw_raw.sum())
+        else:
+            sw = np.zeros(self.n)
+            sw_train = sw_raw[train_idx]
+            sw[train_idx] = sw_train * (self.n_train / sw_train.sum())
         self.sw = sw
         self._kernel_inputs = None
 
@@ -353,7 +356,8 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self._diverged(cfg, int(st[ST_EPOCH]), lr0)
         if fused:
             obj = st[ST_LOSS] / data.n_train + penalty
-            self._check_divergence(data, cfg, state, obj, int(st[ST_EPOCH]) - 1, lr0)
+            if st[ST_EPOCH] > 1:  # the starting point (epoch 0) is not judged
+                self._check_divergence(data, cfg, state, obj, int(st[ST_EPOCH]) - 1, lr0)
             return obj, None
         theta = self._reported(state)
         pred = None
