@@ -42,8 +42,30 @@ def _silence_native_output():
 
 
 @cache
+def _cuda_driver() -> str | None:
+    """Why no CUDA driver can be loaded here, or None when one can.
+
+    Loading the driver library costs microseconds, whereas a trial training on ``device="cuda"``
+    initialises XGBoost's CUDA context (seconds, in every joblib worker); a machine without the
+    driver can never use the GPU, so it is ruled out first.
+    """
+    import ctypes
+
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            ctypes.CDLL(name)
+            return None
+        except OSError:
+            continue
+    return "no CUDA driver (libcuda) is installed"
+
+
+@cache
 def xgboost_cuda() -> tuple[bool, str]:
     """(usable, reason): can XGBoost train with ``device="cuda"`` in this process?"""
+    no_driver = _cuda_driver()
+    if no_driver is not None:
+        return False, no_driver
     import xgboost as xgb
 
     if not xgb.build_info().get("USE_CUDA", False):
@@ -76,10 +98,12 @@ def lightgbm_gpu() -> tuple[str | None, str]:
     """
     import lightgbm as lgb
 
+    # The CUDA learner needs the driver; the OpenCL one ("gpu") may run on other devices.
+    candidates = ("gpu",) if _cuda_driver() is not None else ("cuda", "gpu")
     rng = np.random.default_rng(0)
     X, y = rng.random((64, 2)), rng.random(64)
     reasons = []
-    for device_type in ("cuda", "gpu"):
+    for device_type in candidates:
         try:
             with _silence_native_output():
                 lgb.train(

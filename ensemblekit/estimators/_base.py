@@ -388,9 +388,14 @@ class BaseGD(RegressorMixin, BaseEstimator):
             return
         if "zero_objective" not in state:
             # In NumPy: no compiled kernel besides run_epoch is needed for a fit.
-            loss0 = loss_values_numpy(LOSS_CODES[cfg.loss], data.y, np.zeros(1), cfg.epsilon,
-                                      cfg.quantile)
-            state["zero_objective"] = float(data.sw @ loss0) / data.n_train
+            code = LOSS_CODES[cfg.loss]
+            if code == SQUARED_ERROR:  # 0.5 sum_i s_i y_i^2 without the generic temporaries
+                y64 = data.y.astype(np.float64, copy=False)
+                loss0_sum = 0.5 * float(data.sw @ (y64 * y64))
+            else:
+                loss0 = loss_values_numpy(code, data.y, np.zeros(1), cfg.epsilon, cfg.quantile)
+                loss0_sum = float(data.sw @ loss0)
+            state["zero_objective"] = loss0_sum / data.n_train
         if not obj <= _DIVERGENCE_FACTOR * max(state["zero_objective"], 1e-12):
             self._diverged(cfg, epoch, lr0)
 
