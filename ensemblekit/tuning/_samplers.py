@@ -121,6 +121,7 @@ class GPSampler:
         ys = np.array([s for _, _, s in history], dtype=float)
         if len(ys) == 0 or not np.all(np.isfinite(ys)):
             raise ValueError("GPSampler needs finite scores (impute failed trials first)")
+        raw = (ys - ys.mean()) / (ys.std() if ys.std() > 0 else 1.0)
         ys = _warp(ys)
         mu, sd = ys.mean(), ys.std()
         sd = sd if sd > 0 else 1.0
@@ -144,9 +145,24 @@ class GPSampler:
         radius = float(os.environ.get("EK_RADIUS", "0.1"))
         for j in range(n):
             t = len(history) + len(pending) + j
-            local = radius if period and t % period == period - 1 else None
+            if os.environ.get("EK_MOSTLY"):
+                local = radius if period and t % period != 0 else None
+            else:
+                local = radius if period and t % period == period - 1 else None
             best = None
-            for k, sp in enumerate(space.spaces):
+            if local is not None and os.environ.get("EK_LOCALGP"):
+                kb = history[int(np.argmax(raw))][0]
+                sp = space.spaces[kb]
+                X, y = data[kb]
+                yr = np.array([r for (kk, _, _), r in zip(history, raw, strict=True) if kk == kb])
+                yr = np.append(yr, np.full(len(y) - len(yr), raw.min()))
+                inc = X[np.argmax(yr)]
+                nn = np.argsort(np.abs(X - inc).max(axis=1))[: max(int(os.environ.get("EK_NN", "10")), 2 * sp.n_coords + 2)]
+                gl = _fit_gp(X[nn], (yr[nn] - yr[nn].mean()) / (yr[nn].std() or 1.0), rng, optimize=True)
+                cand, _ = self._maximize(gl, sp, gl.y_train_.max(), rng, seen, local)
+                if cand is not None:
+                    best = (0.0, kb, cand)
+            for k, sp in enumerate(space.spaces if best is None else []):
                 X, y = data[k]
                 if len(y) < 2:
                     cand = sp.sample(rng, 1)[0]
@@ -179,6 +195,8 @@ class GPSampler:
     def _acq(self, gp, X, y_best):
         m, s = gp.predict(X, return_std=True)
         s = np.maximum(s, 1e-9)
+        if getattr(self, "_use_mean", False):
+            return m + float(__import__("os").environ.get("EK_LK", "0")) * s
         if self.acquisition == "ucb":
             return m + self.kappa * s
         z = (m - y_best - self.xi) / s
@@ -187,6 +205,14 @@ class GPSampler:
         return (m - y_best - self.xi) * norm.cdf(z) + s * norm.pdf(z)
 
     def _maximize(self, gp, sp, y_best, rng, seen, radius=None):
+        import os
+        self._use_mean = radius is not None and os.environ.get("EK_LOCALACQ") == "mean"
+        try:
+            return self._maximize1(gp, sp, y_best, rng, seen, radius)
+        finally:
+            self._use_mean = False
+
+    def _maximize1(self, gp, sp, y_best, rng, seen, radius=None):
         d = sp.n_coords
         X_obs = gp.X_train_
         order = np.argsort(-gp.y_train_)
