@@ -21,6 +21,7 @@ Usage::
     python benchmarks/bench_tuning.py            # 5 seeds, all tasks
     python benchmarks/bench_tuning.py --quick    # 2 seeds, fewer boosting rounds
     python benchmarks/bench_tuning.py --tasks branin gd --seeds 7
+    python benchmarks/bench_tuning.py --tasks branin --seeds 5 --seed-offset 5   # seeds 5..9
 """
 
 from __future__ import annotations
@@ -413,13 +414,17 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="2 seeds, smaller boosting models")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5)")
     p.add_argument(
+        "--seed-offset", type=int, default=0, help="first seed (default 0): held-out seed sets"
+    )
+    p.add_argument(
         "--tasks",
         nargs="+",
         default=["branin", "gd", "hyperband", "boost"],
         choices=["branin", "gd", "hyperband", "boost"],
     )
     args = p.parse_args(argv)
-    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    n_seeds = args.seeds or (2 if args.quick else 5)
+    seeds = list(range(args.seed_offset, args.seed_offset + n_seeds))
     warnings.filterwarnings("ignore")
     print(
         f"seeds={seeds}; RandomizedSearchCV {N_RANDOM} trials; Bayes/skopt/Optuna {N_BAYES} "

@@ -42,8 +42,22 @@ class RandomSampler:
 class GPSampler:
     """Gaussian-process Bayesian optimization (Matérn-5/2 ARD kernel) with EI, UCB or PI.
 
-    The first ``n_initial_points`` trials come from a random design; after that, each proposal
-    maximizes the acquisition over random candidates plus L-BFGS-B refinement from the best few.
+    The first ``n_initial_points`` trials come from a space-filling (scrambled Sobol) design.
+    After that, proposals alternate between two steps:
+
+    * global: the acquisition of a GP fitted to all trials (warped scores, see :func:`_warp`),
+      maximized over random candidates, perturbations of the best points at several scales, and
+      L-BFGS-B refinement from the best few;
+    * local (every ``local_every``-th proposal): a trust-region step. A GP fitted to the raw scores
+      of the ``n_local`` trials nearest the incumbent models its basin (a global GP, whose length
+      scales are set by the whole landscape, resolves the bottom of a basin poorly), and the
+      optimistic mean ``mu + local_kappa * sigma`` is maximized in a box of half-width
+      ``local_radius`` (unit-cube coordinates) around the incumbent.
+
+    The local steps turn "near the optimum" into "at the optimum" on smooth objectives (Branin:
+    median best of 25 trials 0.4097 -> 0.3979 with the Sobol design, optimum 0.397887), while the
+    global steps keep exploring the other basins.
+
     Batches use the constant liar: each proposal is added with the worst observed score (and the
     kernel kept fixed) before the next is chosen, which pushes the batch apart.
     """
@@ -57,6 +71,10 @@ class GPSampler:
         n_restarts: int = 5,
         xi: float = 0.0,
         kappa: float = 1.96,
+        local_every: int = 2,
+        local_radius: float = 0.1,
+        n_local: int = 15,
+        local_kappa: float = 0.5,
     ) -> None:
         self.seed = seed
         self.n_initial_points = n_initial_points
@@ -65,8 +83,12 @@ class GPSampler:
         self.n_restarts = n_restarts
         self.xi = xi
         self.kappa = kappa
-        import os
-        self.local_scales = tuple(float(v) for v in os.environ.get("EK_SCALES", "0.05").split(","))
+        self.local_every = local_every
+        self.local_radius = local_radius
+        self.n_local = n_local
+        self.local_kappa = local_kappa
+        # Perturbation scales (unit-cube coordinates) of the candidates around the best points.
+        self.local_scales = (0.2, 0.05, 0.01, 0.002)
 
     def initial_design(self, space: SearchSpace) -> list[tuple[int, dict]]:
         """The fixed initial design, indexed by trial number (so resumes pick up where they were).
@@ -140,28 +162,11 @@ class GPSampler:
             self._add(data, k, space.spaces[k].encode(p), y_lie)
         gps = [None] * len(space)
         out = []
-        import os
-        period = int(os.environ.get("EK_PERIOD", "0"))
-        radius = float(os.environ.get("EK_RADIUS", "0.1"))
         for j in range(n):
             t = len(history) + len(pending) + j
-            if os.environ.get("EK_MOSTLY"):
-                local = radius if period and t % period != 0 else None
-            else:
-                local = radius if period and t % period == period - 1 else None
             best = None
-            if local is not None and os.environ.get("EK_LOCALGP"):
-                kb = history[int(np.argmax(raw))][0]
-                sp = space.spaces[kb]
-                X, y = data[kb]
-                yr = np.array([r for (kk, _, _), r in zip(history, raw, strict=True) if kk == kb])
-                yr = np.append(yr, np.full(len(y) - len(yr), raw.min()))
-                inc = X[np.argmax(yr)]
-                nn = np.argsort(np.abs(X - inc).max(axis=1))[: max(int(os.environ.get("EK_NN", "10")), 2 * sp.n_coords + 2)]
-                gl = _fit_gp(X[nn], (yr[nn] - yr[nn].mean()) / (yr[nn].std() or 1.0), rng, optimize=True)
-                cand, _ = self._maximize(gl, sp, gl.y_train_.max(), rng, seen, local)
-                if cand is not None:
-                    best = (0.0, kb, cand)
+            if self.local_every and t % self.local_every == self.local_every - 1:
+                best = self._local_step(space, history, raw, data, rng, seen)
             for k, sp in enumerate(space.spaces if best is None else []):
                 X, y = data[k]
                 if len(y) < 2:
@@ -174,7 +179,7 @@ class GPSampler:
                     gps[k] = _fit_gp(X, y, rng, optimize=True)
                 else:
                     gps[k] = _fit_gp(X, y, rng, optimize=False, kernel=gps[k].kernel_)
-                cand, score = self._maximize(gps[k], sp, y_best, rng, seen, local)
+                cand, score = self._maximize(gps[k], sp, y_best, rng, seen)
                 if cand is not None and (best is None or score > best[0]):
                     best = (score, k, cand)
             if best is None:
@@ -187,16 +192,35 @@ class GPSampler:
             self._add(data, k, space.spaces[k].encode(cand), y_lie)
         return out
 
+    def _local_step(self, space, history, raw, data, rng, seen):
+        """Trust-region proposal around the incumbent from a GP of its neighbourhood (or None)."""
+        k = history[int(np.argmax(raw))][0]
+        sp = space.spaces[k]
+        X, y = data[k]
+        if len(y) < 3:
+            return None
+        # Raw standardized scores of this subspace; pending/batch points carry the worst one.
+        yr = np.array([r for (kk, _, _), r in zip(history, raw, strict=True) if kk == k])
+        yr = np.append(yr, np.full(len(y) - len(yr), raw.min()))
+        inc = X[np.argmax(yr)]
+        near = np.argsort(np.abs(X - inc).max(axis=1), kind="stable")
+        near = near[: max(self.n_local, 2 * sp.n_coords + 2)]
+        yl = yr[near]
+        yl = (yl - yl.mean()) / (yl.std() if yl.std() > 0 else 1.0)
+        gp = _fit_gp(X[near], yl, rng, optimize=True)
+        cand, _ = self._maximize(gp, sp, yl.max(), rng, seen, radius=self.local_radius)
+        return None if cand is None else (0.0, k, cand)
+
     @staticmethod
     def _add(data, k, x, y):
         X, Y = data[k]
         data[k] = [np.vstack([X, x[None, :]]), np.append(Y, y)]
 
-    def _acq(self, gp, X, y_best):
+    def _acq(self, gp, X, y_best, local=False):
         m, s = gp.predict(X, return_std=True)
         s = np.maximum(s, 1e-9)
-        if getattr(self, "_use_mean", False):
-            return m + float(__import__("os").environ.get("EK_LK", "0")) * s
+        if local:
+            return m + self.local_kappa * s
         if self.acquisition == "ucb":
             return m + self.kappa * s
         z = (m - y_best - self.xi) / s
@@ -205,20 +229,13 @@ class GPSampler:
         return (m - y_best - self.xi) * norm.cdf(z) + s * norm.pdf(z)
 
     def _maximize(self, gp, sp, y_best, rng, seen, radius=None):
-        import os
-        self._use_mean = radius is not None and os.environ.get("EK_LOCALACQ") == "mean"
-        try:
-            return self._maximize1(gp, sp, y_best, rng, seen, radius)
-        finally:
-            self._use_mean = False
-
-    def _maximize1(self, gp, sp, y_best, rng, seen, radius=None):
+        local = radius is not None
         d = sp.n_coords
         X_obs = gp.X_train_
         order = np.argsort(-gp.y_train_)
         lo, hi = np.zeros(d), np.ones(d)
         if radius is not None:
-            # Exploitation step: the acquisition restricted to a box around the incumbent.
+            # Local step: the optimistic mean of the local GP in a box around the incumbent.
             inc = X_obs[order[0]]
             lo, hi = np.clip(inc - radius, 0, 1), np.clip(inc + radius, 0, 1)
             cands = [rng.uniform(lo, hi, size=(self.n_candidates, d)), inc[None, :]]
@@ -231,7 +248,7 @@ class GPSampler:
                 for scale in self.local_scales:
                     cands.append(np.clip(x + rng.normal(scale=scale, size=(50, d)), 0, 1))
         C = np.vstack(cands)
-        a = self._acq(gp, C, y_best)
+        a = self._acq(gp, C, y_best, local)
         starts = C[np.argsort(-a)[: self.n_restarts]]
         refined = []
         eye = np.eye(d) * 1e-6
@@ -239,7 +256,7 @@ class GPSampler:
         def neg_acq_and_grad(x):
             # One predict call for the point and its d forward differences.
             pts = np.vstack([x[None, :], x[None, :] + eye])
-            v = -self._acq(gp, pts, y_best)
+            v = -self._acq(gp, pts, y_best, local)
             return v[0], (v[1:] - v[0]) / 1e-6
 
         for x0 in starts:
@@ -250,7 +267,7 @@ class GPSampler:
                     x0,
                     jac=True,
                     method="L-BFGS-B",
-                    bounds=list(zip(lo, hi)),
+                    bounds=list(zip(lo, hi, strict=True)),
                     options={"maxiter": 100},
                 )
             refined.append(np.clip(res.x, lo, hi))
@@ -258,7 +275,7 @@ class GPSampler:
         # Snap to representable points (integers, one-hot) before judging them.
         decoded = [sp.decode(x) for x in C]
         snapped = np.array([sp.encode(p) for p in decoded])
-        a = self._acq(gp, snapped, y_best)
+        a = self._acq(gp, snapped, y_best, local)
         for i in np.argsort(-a, kind="stable"):
             if sp.key(decoded[i]) not in seen:
                 return decoded[i], float(a[i])
@@ -273,24 +290,11 @@ def _warp(ys: np.ndarray) -> np.ndarray:
     optimum badly. A monotone map keeps the argmax and resolves the top; on Branin it took the
     median best of 25 trials from 0.449 (raw) to 0.406 (optimum 0.398).
     """
-    import os
-    mode = os.environ.get("EK_WARP", "orig")
-    if len(ys) < 3 or np.ptp(ys) == 0 or mode == "none":
+    if len(ys) < 3 or np.ptp(ys) == 0:
         return ys
-    if mode == "adapt":
-        gap = ys.max() - ys
-        pos = np.sort(gap[gap > 0])
-        eps = pos[0] if len(pos) else 1.0
-        z = -np.log(gap + eps)
-        return (z - z.mean()) / z.std()
     from sklearn.preprocessing import PowerTransformer
 
-    gap = ys.max() - ys
-    if mode == "med":
-        eps = float(os.environ.get("EK_EPSF", "0.01")) * np.median(gap)
-    else:
-        eps = float(os.environ.get("EK_EPSF", "0.01")) * np.ptp(ys)
-    z = -np.log(gap + eps)
+    z = -np.log(ys.max() - ys + 0.01 * np.ptp(ys))
     z = (z - z.mean()) / z.std()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -302,7 +306,6 @@ def _warp(ys: np.ndarray) -> np.ndarray:
 
 
 def _fit_gp(X, y, rng, *, optimize, kernel=None):
-    import os
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
@@ -310,12 +313,12 @@ def _fit_gp(X, y, rng, *, optimize, kernel=None):
     if kernel is None:
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
             length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
-        ) + WhiteKernel(float(os.environ.get("EK_N0", "1e-4")), (float(os.environ.get("EK_NLO", "1e-9")), 1e-1))
+        ) + WhiteKernel(1e-4, (1e-9, 1e-1))
     gp = GaussianProcessRegressor(
         kernel=kernel,
         alpha=1e-8,
         normalize_y=False,
-        n_restarts_optimizer=int(os.environ.get("EK_RESTARTS", "2")) if optimize else 0,
+        n_restarts_optimizer=2 if optimize else 0,
         optimizer="fmin_l_bfgs_b" if optimize else None,
         random_state=rng.randint(2**31 - 1),
     )
