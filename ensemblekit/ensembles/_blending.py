@@ -5,9 +5,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context, clone
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
-from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -15,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     check_members_accept_weight,
-    fit_estimator,
     fit_members_on_splits,
+    fit_meta_learner,
     member_predictions,
     meta_features,
     validate_X,
@@ -165,13 +164,8 @@ class BlendingRegressor(RegressorMixin, _BaseHeterogeneousEnsemble):
             self.passthrough,
             type(self).__name__.lower(),
         )
-        final = (
-            LinearRegression(positive=True)
-            if self.final_estimator is None
-            else self.final_estimator
-        )
         sw = None if sample_weight is None else sample_weight[hold]
-        self.final_estimator_ = fit_estimator(clone(final), Z, y[hold], sw)
+        self.final_estimator_ = fit_meta_learner(self.final_estimator, Z, y[hold], sw)
         return self
 
     def predict(self, X):

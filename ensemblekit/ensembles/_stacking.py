@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sklearn.base import _fit_context, clone
-from sklearn.linear_model import LinearRegression
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseOOFEnsemble, fit_estimator, meta_features, validate_Xy
+from ._base import BaseOOFEnsemble, fit_meta_learner, meta_features, validate_Xy
 
 
 class StackingCVRegressor(BaseOOFEnsemble):
@@ -148,13 +147,8 @@ class StackingCVRegressor(BaseOOFEnsemble):
             from sklearn.utils import _safe_indexing
 
             Z = _safe_indexing(Z, covered)
-        final = (
-            LinearRegression(positive=True)
-            if self.final_estimator is None
-            else self.final_estimator
-        )
         sw = None if sample_weight is None else sample_weight[covered]
-        self.final_estimator_ = fit_estimator(clone(final), Z, y[covered], sw)
+        self.final_estimator_ = fit_meta_learner(self.final_estimator, Z, y[covered], sw)
         return self
 
     def predict_members(self, X):
