@@ -180,10 +180,10 @@ class GPSampler:
         near = np.argsort(np.abs(X - inc).max(axis=1), kind="stable")
         near = near[: max(self.n_local, 2 * sp.n_coords + 2)]
         yl = yr[near]
-        import os
-        if os.environ.get("EK_WINS"):
-            q1, q3 = np.percentile(yl, [25, 75])
-            yl = np.maximum(yl, q1 - 1.5 * (q3 - q1))
+        # Winsorize disasters (e.g. a diverging learning rate next to the incumbent) at the lower
+        # Tukey fence, so they do not flatten the local model of the basin.
+        q1, q3 = np.percentile(yl, [25, 75])
+        yl = np.maximum(yl, q1 - 1.5 * (q3 - q1))
         yl = (yl - yl.mean()) / (yl.std() if yl.std() > 0 else 1.0)
         gp = _fit_gp(X[near], yl, rng, optimize=True)
         cand, _ = self._maximize(gp, sp, yl.max(), rng, seen, radius=self.local_radius)
