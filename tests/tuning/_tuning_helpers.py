@@ -16,14 +16,21 @@ class Quadratic(BaseEstimator, RegressorMixin):
     """score = -(a - 0.3)^2 - (b - 2)^2 (+ a per-fold offset so folds differ).
 
     ``log`` is a side-channel file: every fit appends one line ``a,b``; ``sleep`` slows fits
-    down so that a test can kill a search in the middle; ``fail_above`` makes fits raise.
+    down so that a test can kill a search in the middle; ``fail_above`` makes fits raise;
+    ``pid_log`` is a file where every fit appends the id of the process that ran it.
     """
 
-    def __init__(self, a=0.0, b=0.0, kind="x", log=None, sleep=0.0, fail_above=None):
+    def __init__(
+        self, a=0.0, b=0.0, kind="x", log=None, sleep=0.0, fail_above=None, pid_log=None
+    ):
         self.a, self.b, self.kind = a, b, kind
         self.log, self.sleep, self.fail_above = log, sleep, fail_above
+        self.pid_log = pid_log
 
     def fit(self, X, y=None):
+        if self.pid_log is not None:
+            with open(self.pid_log, "a") as f:
+                f.write(f"{os.getpid()}\n")
         if self.log is not None:
             with open(self.log, "a") as f:
                 f.write(f"{self.a!r},{self.b!r},{self.kind!r}\n")

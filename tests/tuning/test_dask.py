@@ -34,15 +34,16 @@ def test_local_cluster_matches_sequential_and_survives_a_killed_worker(tmp_path,
     store = tmp_path / "trials.jsonl"
     with dask_client(n_workers=2, threads_per_worker=1, dashboard_address=None) as client:
         assert len(client.scheduler_info()["workers"]) == 2
-        from dask.distributed import get_task_stream
-
-        with get_task_stream(client) as ts:
-            res = BayesSearchCV(Quadratic(), SPACE, n_jobs=2, **KW).fit(XQ, yQ).cv_results_
+        pids = client.run(os.getpid)
+        pid_log = tmp_path / "pids.txt"
+        est = Quadratic(pid_log=str(pid_log))
+        res = BayesSearchCV(est, SPACE, n_jobs=2, **KW).fit(XQ, yQ).cv_results_
         _same(res, reference)
-        assert len(ts.data) >= 16  # the 8 trials x 2 folds ran on the cluster
+        # The 8 trials x 2 folds ran in the cluster's worker processes, none here.
+        fit_pids = [int(p) for p in pid_log.read_text().split()]
+        assert len(fit_pids) == 16 and set(fit_pids) <= set(pids.values())
 
         # Slow fits; kill one worker process (SIGKILL) once two trials are logged.
-        pids = client.run(os.getpid)
         killed = []
 
         def killer():
