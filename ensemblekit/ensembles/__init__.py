@@ -9,6 +9,7 @@ from ._bagging import KFoldBaggingRegressor
 from ._blending import BlendingRegressor
 from ._boosting import BoostingRegressor
 from ._device import cuda_available
+from ._meta import NonNegativeRidgeCV
 from ._stacking import StackingCVRegressor, make_stacking_layers
 from ._weight_optim import caruana_weights, nnls_weights, simplex_weights
 from ._weighted import WeightedEnsembleRegressor
@@ -17,6 +18,7 @@ __all__ = [
     "BlendingRegressor",
     "BoostingRegressor",
     "KFoldBaggingRegressor",
+    "NonNegativeRidgeCV",
     "StackingCVRegressor",
     "WeightedEnsembleRegressor",
     "caruana_weights",

@@ -118,12 +118,13 @@ def fit_estimator(estimator, X, y, sample_weight=None):
 def fit_meta_learner(final_estimator, Z, y, sample_weight=None):
     """Fit a clone of the meta-learner on the members' predictions ``Z``.
 
-    The default is a linear model with non-negative weights (and a free intercept): the super
-    learner's choice, which keeps a stack from extrapolating on correlated member predictions.
+    The default, :class:`NonNegativeRidgeCV`, has non-negative weights (and a free
+    intercept): the super learner's choice, which keeps a stack from extrapolating on
+    correlated member predictions.
     """
-    from sklearn.linear_model import LinearRegression
+    from ._meta import NonNegativeRidgeCV
 
-    final = LinearRegression(positive=True) if final_estimator is None else final_estimator
+    final = NonNegativeRidgeCV() if final_estimator is None else final_estimator
     return fit_estimator(clone(final), Z, y, sample_weight)
 
 

@@ -36,7 +36,7 @@ class BlendingRegressor(RegressorMixin, _BaseHeterogeneousEnsemble):
     estimators : list of (str, estimator)
         The members.
     final_estimator : estimator, default=None
-        Meta-learner; ``None`` means ``LinearRegression(positive=True)``.
+        Meta-learner; ``None`` means :class:`NonNegativeRidgeCV`.
     holdout : float or int, default=0.2
         Fraction (float in (0, 1)) or number (int) of rows held out for the meta-learner.
     passthrough : bool, default=False

@@ -27,8 +27,9 @@ class StackingCVRegressor(BaseOOFEnsemble):
     estimators : list of (str, estimator)
         The members. Names must be unique; a member can be set to ``"drop"``.
     final_estimator : estimator, default=None
-        The meta-learner. ``None`` means ``LinearRegression(positive=True)``: non-negative least
-        squares with an intercept, the super learner's and H2O's default choice.
+        The meta-learner. ``None`` means :class:`NonNegativeRidgeCV`: non-negative least
+        squares with an intercept (the super learner's and H2O's choice) plus a ridge penalty
+        chosen by leave-one-out, which shrinks near-duplicate members' weights together.
     cv : int, cross-validation generator or iterable, default=5
         An int ``k`` means ``KFold(k, shuffle=True, random_state=random_state)``. Any splitter
         works; with a splitter whose test folds overlap (e.g. ``RepeatedKFold``) a row's OOF value

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeRegressor
 
-from ensemblekit.ensembles import BlendingRegressor
+from ensemblekit.ensembles import BlendingRegressor, NonNegativeRidgeCV
 
 
 def _members():
@@ -19,7 +19,7 @@ def test_meta_learner_sees_only_holdout_predictions(reg_data):
     np.testing.assert_array_equal(blend.holdout_indices_, ho)
     P = np.column_stack([clone(e).fit(X[tr], y[tr]).predict(X[ho]) for _, e in _members()])
     np.testing.assert_allclose(blend.holdout_predictions_, P)
-    meta = LinearRegression(positive=True).fit(P, y[ho])
+    meta = NonNegativeRidgeCV().fit(P, y[ho])
     np.testing.assert_allclose(blend.final_estimator_.coef_, meta.coef_)
     P_all = np.column_stack([clone(e).fit(X[tr], y[tr]).predict(X) for _, e in _members()])
     np.testing.assert_allclose(blend.predict(X), meta.predict(P_all))

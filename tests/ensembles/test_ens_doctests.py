@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["_bagging", "_blending", "_boosting", "_device", "_stacking", "_weight_optim",
+MODULES = ["_bagging", "_blending", "_boosting", "_device", "_meta", "_stacking", "_weight_optim",
            "_weighted"]
 
 

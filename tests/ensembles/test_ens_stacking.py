@@ -19,7 +19,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
-from ensemblekit.ensembles import BoostingRegressor, StackingCVRegressor, make_stacking_layers
+from ensemblekit.ensembles import (
+    BoostingRegressor,
+    NonNegativeRidgeCV,
+    StackingCVRegressor,
+    make_stacking_layers,
+)
 from ensemblekit.estimators import GDRidge
 
 
@@ -61,8 +66,7 @@ def test_default_meta_learner_is_non_negative(reg_data):
     X, y = reg_data
     members = _members() + [("anti", NegatedRegressor(KNeighborsRegressor(n_neighbors=1)))]
     stack = StackingCVRegressor(members, cv=3, random_state=0).fit(X, y)
-    assert isinstance(stack.final_estimator_, LinearRegression)
-    assert stack.final_estimator_.positive
+    assert isinstance(stack.final_estimator_, NonNegativeRidgeCV)
     # Control: unconstrained least squares gives the anti-correlated member a negative weight.
     assert LinearRegression().fit(stack.oof_predictions_, y).coef_[-1] < 0
     assert np.all(stack.final_estimator_.coef_ >= 0)
@@ -148,7 +152,7 @@ def test_repeated_folds_average_and_uncovered_rows_are_nan(reg_data):
     assert not np.isnan(stack.oof_predictions_[~uncovered]).any()
     # The meta-learner was trained on the covered rows only.
     covered = ~uncovered
-    ref = LinearRegression(positive=True).fit(stack.oof_predictions_[covered], y[covered])
+    ref = NonNegativeRidgeCV().fit(stack.oof_predictions_[covered], y[covered])
     np.testing.assert_allclose(stack.final_estimator_.coef_, ref.coef_)
 
 
