@@ -18,7 +18,7 @@ from sklearn.utils.validation import _check_method_params
 
 from ._base import _TrialSearchCV
 from ._samplers import GPSampler, RandomSampler
-from ._schedulers import hyperband_brackets, promote
+from ._schedulers import hyperband_brackets, hyperband_schedule, promote
 
 
 def _find_param(estimator, suffix: str) -> str | None:
@@ -198,8 +198,13 @@ class HyperbandSearchCV(_TrialSearchCV):
     - ``resource="n_samples"``: refitted on a larger subsample of each training fold.
 
     Every rung's models are scored on every fold's test set, and ``cv_results_`` has one row per
-    (trial, rung) with columns ``trial_id``, ``bracket``, ``rung`` and ``n_resources``.
-    ``best_*`` are chosen among rows trained on ``max_resource``.
+    (trial, rung) with columns ``trial_id``, ``iteration``, ``bracket``, ``rung`` and
+    ``n_resources``. ``best_*`` are chosen among rows trained on ``max_resource``.
+
+    One Hyperband iteration runs every bracket once. ``n_iterations`` and ``max_budget`` repeat
+    the iterations with fresh configurations (Li et al., 2018, Section 3.6), so that Hyperband can
+    be given the same total budget as another search; with ``sampler="gp"`` the later iterations
+    draw most of their configurations from a model of the earlier ones.
 
     Parameters
     ----------
@@ -216,6 +221,18 @@ class HyperbandSearchCV(_TrialSearchCV):
         Smallest budget; 1 by default (``max_resource // eta**3`` for ``"n_samples"``).
     eta : int, default=3
         Promotion ratio.
+    n_iterations : int, default=None
+        Hyperband iterations to run, each starting every bracket again with new configurations.
+        ``None``: one iteration, or, when ``max_budget`` is given, as many as it allows.
+    max_budget : int, default=None
+        Most resource the search may spend, summed over folds (the unit of
+        ``resource_used_``: epochs, trees or samples per fold, added up). Brackets are planned
+        at their full cost (``Bracket.cost`` times the number of folds); a bracket that would
+        take the total over ``max_budget`` is not started and the search ends there (it is an
+        error if not even the first bracket fits). Only failed fits that are promoted anyway,
+        or models lost before a resume, are retrained beyond the plan. Neither this nor
+        ``n_iterations`` is part of a stored search's identity: raising them and fitting again
+        on the same ``storage`` continues the search.
     resource_param : str, default=None
         The estimator parameter carrying the resource (found automatically: ``n_estimators`` or
         ``max_iter``, also inside pipelines).
@@ -243,7 +260,9 @@ class HyperbandSearchCV(_TrialSearchCV):
     multimetric_
         As in GridSearchCV.
     brackets_ : list of Bracket
-        The schedule that was run.
+        The brackets that were run, in order (one iteration's brackets, repeated per iteration).
+    n_iterations_ : int
+        Hyperband iterations started (the last one may have stopped early on ``max_budget``).
     resource_used_ : int
         Resource units spent by this call, summed over folds (epochs, trees or samples).
     n_fits_ : int
@@ -276,6 +295,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         "max_resource": [Interval(Integral, 1, None, closed="left"), None],
         "min_resource": [Interval(Integral, 1, None, closed="left"), None],
         "eta": [Interval(Real, 2, None, closed="left")],
+        "n_iterations": [Interval(Integral, 1, None, closed="left"), None],
+        "max_budget": [Interval(Integral, 1, None, closed="left"), None],
         "resource_param": [str, None],
         "sampler": [StrOptions({"random", "gp"})],
         "random_fraction": [Interval(Real, 0, 1, closed="both")],
@@ -292,6 +313,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         max_resource=None,
         min_resource=None,
         eta=3,
+        n_iterations=None,
+        max_budget=None,
         resource_param=None,
         sampler="random",
         random_fraction=1 / 3,
@@ -322,6 +345,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         self.max_resource = max_resource
         self.min_resource = min_resource
         self.eta = eta
+        self.n_iterations = n_iterations
+        self.max_budget = max_budget
         self.resource_param = resource_param
         self.sampler = sampler
         self.random_fraction = random_fraction
@@ -366,11 +391,31 @@ class HyperbandSearchCV(_TrialSearchCV):
             "random_fraction": self.random_fraction,
         }
 
+    def _continued(self) -> bool:
+        """Whether a promoted trial resumes training rather than being refitted."""
+        return self._mode in (
+            "partial_fit",
+            "pipeline_partial_fit",
+            "warm_start",
+            "n_estimators_warm",
+        )
+
+    def _schedule(self, min_r, max_r, n_folds):
+        return hyperband_schedule(
+            min_r,
+            max_r,
+            self.eta,
+            n_iterations=self.n_iterations,
+            max_budget=self.max_budget,
+            n_folds=n_folds,
+            continued=self._continued(),
+        )
+
     def _n_trials_hint(self):
-        if self.max_resource is None:
+        if self.max_resource is None or not hasattr(self, "n_splits_"):
             return None
         min_r, max_r = self._resources()
-        return sum(sum(b.n_trials) for b in hyperband_brackets(min_r, max_r, self.eta))
+        return sum(sum(b.n_trials) for _, b in self._schedule(min_r, max_r, self.n_splits_))
 
     def _select_best_index(self, refit, refit_metric, results):
         if callable(refit):
@@ -389,9 +434,15 @@ class HyperbandSearchCV(_TrialSearchCV):
         min_r, max_r = self._resources(n_train)
         if self.resource == "n_samples" and max_r > n_train:
             raise ValueError(f"max_resource={max_r} exceeds the smallest training fold ({n_train})")
-        eta = self.eta
-        brackets = hyperband_brackets(min_r, max_r, eta)
-        self.brackets_ = brackets
+        schedule = self._schedule(min_r, max_r, len(runner.splits))
+        if not schedule:
+            first = hyperband_brackets(min_r, max_r, self.eta)[0]
+            raise ValueError(
+                f"max_budget={self.max_budget} cannot pay for the first bracket, which costs "
+                f"{first.cost(self._continued()) * len(runner.splits)} (summed over folds)"
+            )
+        self.brackets_ = [b for _, b in schedule]
+        self.n_iterations_ = schedule[-1][0] + 1
         seed = self._seed()
         self._seed_used = seed
         rng = np.random.RandomState(seed)
@@ -404,9 +455,10 @@ class HyperbandSearchCV(_TrialSearchCV):
         states: dict = {}
         self.resource_used_ = 0
         trial_id = 0
-        for b in brackets:
+        for iteration, b in schedule:
             # The sampler salts its stream with the number of trials before, so each bracket's
-            # configurations are fixed by the seed alone (a resumed run draws the same ones).
+            # configurations are fixed by the seed alone (a resumed run draws the same ones);
+            # a new iteration's brackets thus get new configurations.
             proposals = self._bracket_proposals(space, seed, trial_id, b.n_trials[0], runner)
             ids = list(range(trial_id, trial_id + b.n_trials[0]))
             trial_id += b.n_trials[0]
@@ -420,7 +472,10 @@ class HyperbandSearchCV(_TrialSearchCV):
                     key = (ids[i], rung)
                     k, p = proposals[i]
                     if key in stored:
-                        runner.replay(stored[key], self._row_params(p, r))
+                        rec = stored[key]
+                        # logs written before iterations existed have no "iteration"
+                        rec = {**rec, "extra": {"iteration": iteration, **rec.get("extra", {})}}
+                        runner.replay(rec, self._row_params(p, r))
                         scores.append(runner.history[-1][2])
                     else:
                         todo.append(i)
@@ -429,6 +484,7 @@ class HyperbandSearchCV(_TrialSearchCV):
                     before = len(runner.history)
                     self._run_rung(
                         runner,
+                        iteration,
                         b,
                         rung,
                         r,
@@ -490,7 +546,9 @@ class HyperbandSearchCV(_TrialSearchCV):
             return {**params, self._rparam: r}
         return dict(params)
 
-    def _run_rung(self, runner, bracket, rung, r, prev_r, ids, proposals, splits, states, classes):
+    def _run_rung(
+        self, runner, iteration, bracket, rung, r, prev_r, ids, proposals, splits, states, classes
+    ):
         space = self.space_
         kw = runner.fit_and_score_kwargs
         tasks = []
@@ -538,6 +596,7 @@ class HyperbandSearchCV(_TrialSearchCV):
         ]
         more = {
             "trial_id": ids,
+            "iteration": [iteration] * len(ids),
             "bracket": [bracket.index] * len(ids),
             "rung": [rung] * len(ids),
             "n_resources": [r] * len(ids),

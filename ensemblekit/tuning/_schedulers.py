@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Bracket", "hyperband_brackets", "promote"]
+__all__ = ["Bracket", "hyperband_brackets", "hyperband_schedule", "promote"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,18 @@ class Bracket:
     index: int
     n_trials: tuple[int, ...]
     resources: tuple[int, ...]
+
+    def cost(self, continued: bool = True) -> int:
+        """Resource the bracket spends on one fold when every trial is fitted without error.
+
+        With ``continued`` a promoted trial resumes training (rung ``i`` costs
+        ``n_trials[i] * (resources[i] - resources[i - 1])``), otherwise it is refitted from
+        scratch (``n_trials[i] * resources[i]``).
+        """
+        prev = (0,) + self.resources[:-1] if continued else (0,) * len(self.resources)
+        return int(
+            sum(n * (r - p) for n, r, p in zip(self.n_trials, self.resources, prev, strict=True))
+        )
 
 
 def hyperband_brackets(min_resource: int, max_resource: int, eta: int) -> list[Bracket]:
@@ -41,6 +53,42 @@ def hyperband_brackets(min_resource: int, max_resource: int, eta: int) -> list[B
             r = max_resource * eta ** (i - s)
             resources.append(max(min_resource, int(round(r))))
         out.append(Bracket(s, tuple(n_trials), tuple(resources)))
+    return out
+
+
+def hyperband_schedule(
+    min_resource: int,
+    max_resource: int,
+    eta: int,
+    *,
+    n_iterations: int | None = None,
+    max_budget: int | None = None,
+    n_folds: int = 1,
+    continued: bool = True,
+) -> list[tuple[int, Bracket]]:
+    """The ``(iteration, bracket)`` pairs of a Hyperband run, in the order they are run.
+
+    One iteration runs every bracket of :func:`hyperband_brackets`; later iterations repeat them
+    (with fresh configurations, which is the caller's business), as Hyperband's infinite-horizon
+    variant does (Li et al., 2018, Section 3.6). ``n_iterations=None`` means one iteration, or,
+    with ``max_budget``, as many as the budget allows. A bracket whose planned cost
+    (:meth:`Bracket.cost` times ``n_folds``) would take the total over ``max_budget`` is not
+    started, and the schedule ends there.
+    """
+    brackets = hyperband_brackets(min_resource, max_resource, eta)
+    if n_iterations is None and max_budget is None:
+        n_iterations = 1
+    out: list[tuple[int, Bracket]] = []
+    spent = 0
+    it = 0
+    while n_iterations is None or it < n_iterations:
+        for b in brackets:
+            c = b.cost(continued) * n_folds
+            if max_budget is not None and spent + c > max_budget:
+                return out
+            out.append((it, b))
+            spent += c
+        it += 1
     return out
 
 

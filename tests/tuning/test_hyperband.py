@@ -9,7 +9,7 @@ from sklearn.linear_model import SGDRegressor
 from sklearn.model_selection import KFold
 
 from ensemblekit.tuning import HyperbandSearchCV, Real
-from ensemblekit.tuning._schedulers import hyperband_brackets, promote
+from ensemblekit.tuning._schedulers import hyperband_brackets, hyperband_schedule, promote
 
 X, y = make_regression(n_samples=120, n_features=5, noise=5.0, random_state=0)
 CV = KFold(3, shuffle=True, random_state=0)
@@ -194,3 +194,137 @@ def test_gp_sampler_takes_over_after_the_first_bracket():
     assert len(started(gp)) == 5
     assert all(a != b for a, b in zip(started(gp)[:3], started(rnd)[:3], strict=False))
     assert started(gp)[3:] == started(rnd)[3:]
+
+
+def test_schedule_repeats_iterations_within_a_budget():
+    one = hyperband_brackets(1, 27, 3)
+    # per fold, continuing training: 27*1 + 9*2 + 3*6 + 1*18 = 81; 12*3 + 4*6 + 1*18 = 78; ...
+    assert [b.cost() for b in one] == [81, 78, 90, 108]
+    assert [b.cost(continued=False) for b in one] == [108, 99, 108, 108]
+    assert hyperband_schedule(1, 27, 3) == [(0, b) for b in one]
+    assert hyperband_schedule(1, 27, 3, n_iterations=2) == [(i, b) for i in (0, 1) for b in one]
+    # 5 folds, a third of 60 trials x 27 epochs x 5 folds: one iteration (1785) + two brackets
+    sched = hyperband_schedule(1, 27, 3, max_budget=2700, n_folds=5)
+    assert sched == [(0, b) for b in one] + [(1, one[0]), (1, one[1])]
+    assert sum(b.cost() for _, b in sched) * 5 == 2580
+    # n_iterations caps a budget that would allow more; a bracket that does not fit ends it
+    assert hyperband_schedule(1, 27, 3, n_iterations=1, max_budget=10**6) == [(0, b) for b in one]
+    assert hyperband_schedule(1, 27, 3, max_budget=81 + 77) == [(0, one[0])]
+    assert hyperband_schedule(1, 27, 3, max_budget=80) == []
+
+
+def _counter_search(**kw):
+    kw = dict(
+        resource="epochs",
+        max_resource=9,
+        eta=3,
+        cv=CV,
+        scoring=epochs_scorer,
+        random_state=0,
+        **kw,
+    )
+    return HyperbandSearchCV(EpochCounter(), {"lr": Real(0.0, 1.0)}, **kw).fit(X, y)
+
+
+def test_n_iterations_run_the_brackets_again_with_fresh_configurations():
+    one = _counter_search()
+    two = _counter_search(n_iterations=2)
+    assert one.n_iterations_ == 1 and two.n_iterations_ == 2
+    assert two.brackets_ == one.brackets_ * 2
+    assert two.resource_used_ == 2 * one.resource_used_
+    res1, res2 = one.cv_results_, two.cv_results_
+    assert set(res1["iteration"]) == {0} and set(res2["iteration"]) == {0, 1}
+    first = res2["iteration"] == 0
+    # the first iteration is the one-iteration search, row for row
+    assert [p for p, f in zip(res2["params"], first, strict=True) if f] == res1["params"]
+    np.testing.assert_array_equal(res2["trial_id"][first], res1["trial_id"])
+    np.testing.assert_array_equal(res2["mean_test_score"][first], res1["mean_test_score"])
+    # the second one starts as many new trials on new configurations
+    started = res2["rung"] == 0
+    again = res2["trial_id"][started & ~first]
+    assert len(again) == np.sum(res1["rung"] == 0)
+    assert not set(again) & set(res1["trial_id"])
+    old = {p["lr"] for p in res1["params"]}
+    assert not {p["lr"] for p, f in zip(res2["params"], first, strict=True) if not f} & old
+    for it in (0, 1):
+        rows = res2["iteration"] == it
+        assert sorted(set(res2["bracket"][rows])) == [0, 1, 2]
+
+
+def test_max_budget_is_respected_and_results_are_reproducible():
+    # R=9, eta=3, 3 folds: brackets cost (9*1 + 3*2 + 1*6) = 21, (5*3 + 1*6) = 21, 3*9 = 27 per
+    # fold, so an iteration costs 69 * 3 = 207; 300 pays for it and one more bracket (63)
+    a = _counter_search(max_budget=300)
+    assert a.resource_used_ == 207 + 63 <= 300
+    assert a.n_iterations_ == 2 and len(a.brackets_) == 4
+    assert a.brackets_[3] == a.brackets_[0]
+    # the epochs actually trained (the scorer reads them back) add up to the same total
+    res = a.cv_results_
+    prev = {}
+    spent = 0
+    for tid, r in zip(res["trial_id"], res["n_resources"], strict=True):
+        spent += (r - prev.get(tid, 0)) * 3
+        prev[tid] = r
+    assert spent == a.resource_used_
+    b = _counter_search(max_budget=300)
+    assert a.cv_results_["params"] == b.cv_results_["params"]
+    # n_iterations and max_budget together: whichever ends first
+    assert _counter_search(max_budget=300, n_iterations=1).resource_used_ == 207
+    assert _counter_search(max_budget=10**6, n_iterations=3).resource_used_ == 3 * 207
+    with pytest.raises(ValueError, match="cannot pay for the first bracket"):
+        _counter_search(max_budget=62)
+
+
+@pytest.mark.parametrize(
+    "kw", [{"n_iterations": 0}, {"n_iterations": 1.5}, {"max_budget": 0}, {"max_budget": "big"}]
+)
+def test_bad_iteration_parameters(kw):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        HyperbandSearchCV(SGDRegressor(), {"alpha": [0.1]}, max_resource=9, cv=2, **kw).fit(X, y)
+
+
+def test_more_iterations_continue_a_stored_search(tmp_path):
+    import json
+
+    store = tmp_path / "hb.jsonl"
+    one = _counter_search(storage=str(store))
+    # a log written before iterations existed has no "iteration" in its records: still resumed
+    lines = [json.loads(line) for line in store.read_text().splitlines()]
+    for rec in lines[1:]:
+        rec["extra"].pop("iteration")
+    store.write_text("".join(json.dumps(rec) + "\n" for rec in lines))
+    again = _counter_search(storage=str(store))
+    assert again.n_fits_ == 0
+    np.testing.assert_array_equal(again.cv_results_["iteration"], one.cv_results_["iteration"])
+    more = _counter_search(storage=str(store), n_iterations=2)
+    fresh = _counter_search(n_iterations=2)
+    # only the second iteration is trained; the whole search is the same as a fresh one
+    assert more.n_fits_ == 3 * int(np.sum(fresh.cv_results_["iteration"] == 1))
+    assert more.resource_used_ == fresh.resource_used_ // 2
+    assert more.cv_results_["params"] == fresh.cv_results_["params"]
+    for col in ("trial_id", "iteration", "bracket", "rung", "mean_test_score"):
+        np.testing.assert_array_equal(more.cv_results_[col], fresh.cv_results_[col])
+
+
+def test_gp_sampler_models_the_first_iteration_in_the_second():
+    est = SGDRegressor(random_state=0, learning_rate="constant")
+    space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
+    kw = dict(
+        resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False, n_iterations=2
+    )
+    rnd = HyperbandSearchCV(est, space, sampler="random", **kw).fit(X, y).cv_results_
+    gp = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    gp2 = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    assert gp["params"] == gp2["params"]
+
+    def started(r):
+        sel = (r["iteration"] == 1) & (r["bracket"] == 2) & (r["rung"] == 0)
+        return [p for p, s in zip(r["params"], sel, strict=True) if s]
+
+    # 9 configurations: round(9 * 2/3) = 6 from a GP of the first iteration's 9-epoch rows
+    # (there are 1 + 1 + 3 = 5 >= 2 * 2 + 1 of them), the other 3 random
+    assert len(started(gp)) == 9
+    assert all(a != b for a, b in zip(started(gp)[:6], started(rnd)[:6], strict=True))
+    assert started(gp)[6:] == started(rnd)[6:]
