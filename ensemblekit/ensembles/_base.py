@@ -225,7 +225,9 @@ def fit_members_on_splits(
     for i, (name, est) in enumerate(named_members):
         for k, (train, test) in enumerate(splits):
             jobs.append((i, k, clone(est), train, test, name))
-    out = Parallel(n_jobs=n_jobs, verbose=verbose)(
+    # One fit per dispatch: joblib's automatic batching groups tasks it sees finish fast, and
+    # two fits queued on one worker leave the other idle at the end of the batch.
+    out = Parallel(n_jobs=n_jobs, verbose=verbose, batch_size=1)(
         delayed(_fit_predict_job)(
             est, X, y, sample_weight, train, test, name, None if k is None else labels[k],
             keep_fold_models,
