@@ -19,7 +19,7 @@ This is the script to read first. It runs the whole tabular workflow on a house-
 Run it::
 
     python examples/house_prices.py --quick   # 3 folds, small searches: under 2 min on 2 cores
-    python examples/house_prices.py           # 5 folds, full searches: 9-13 min on 2 cores
+    python examples/house_prices.py           # 5 folds, full searches: 4.5-13 min on 2 cores
     python examples/house_prices.py --csv train.csv --target SalePrice --test test.csv
 
 Everything is written under ``--out`` (default: a fresh ``runs/house_prices-<timestamp>`` folder).
