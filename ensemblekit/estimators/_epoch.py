@@ -354,11 +354,10 @@ def run_epoch(Xd, data, indices, indptr, is_sparse, y, sw, order, batch_size, p,
     return status
 
 
-@njit(cache=True)
-def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
-               quantile):
-    if not is_sparse:
-        return _dense_rows_loss(Xd, y, sw, theta, p, loss_code, epsilon, quantile)
+@njit(cache=True, fastmath=_FM)
+def _csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile):
+    # fastmath here, not only in the inlined _csr_dot: inlined code takes the caller's flags,
+    # and without reassociation each row's dot product is one serial chain of adds.
     total = 0.0
     for i in range(y.shape[0]):
         if sw[i] == 0.0:
@@ -366,6 +365,14 @@ def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code,
         pred = _csr_dot(data, indices, indptr, i, theta) + theta[p]
         total += sw[i] * loss_value(loss_code, y[i], pred, epsilon, quantile)
     return total
+
+
+@njit(cache=True)
+def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
+               quantile):
+    if not is_sparse:
+        return _dense_rows_loss(Xd, y, sw, theta, p, loss_code, epsilon, quantile)
+    return _csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile)
 
 
 @njit(cache=True)
