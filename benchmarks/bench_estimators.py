@@ -48,7 +48,11 @@ huber
     0.002 of scikit-learn's. Target <= 0.2.
 sparse_l2, sparse_enet
     Per-sample SGD epoch on CSR (default 1,000,000 x 10,000, 20 non-zeros a row) vs
-    SGDRegressor's on the same CSR matrix. Target <= 1.0.
+    SGDRegressor's on the same CSR matrix, rows in order (``shuffle=False`` on both sides,
+    as in every epoch row). Target <= 1.0.
+sparse_l2_shuffled, sparse_enet_shuffled
+    The same with ``shuffle=True`` on both sides (both libraries' default): each row's
+    entries then lie at a random place in memory. Target <= 1.0.
 sparse_lazy
     Our ElasticNet SGD epoch at n_features 100,000 divided by the same at 10,000, same rows
     and non-zeros per row: ~1 if the L1/L2 work per step is proportional to the row's
@@ -178,7 +182,8 @@ SLOW_CALL_S = 2.0  # a call slower than this is repeated at most 3 times
 
 ROW_NAMES = (
     "sgd_l2", "sgd_enet", "adam_enet", "fullbatch", "fullbatch_fista", "enet_opt", "ridge_opt",
-    "huber", "sparse_l2", "sparse_enet", "sparse_lazy", "float32", "float32_mem", "compile",
+    "huber", "sparse_l2", "sparse_enet", "sparse_l2_shuffled", "sparse_enet_shuffled",
+    "sparse_lazy", "float32", "float32_mem", "compile",
     "scaling",
 )
 
@@ -438,10 +443,11 @@ def our_epoch(penalty, *, solver="sgd", batch_size=1, lr=SGD_ETA, max_iter=1, **
     return ours("GDRegressor", **params)
 
 
-def sk_epoch(penalty, eta=SGD_ETA):
+def sk_epoch(penalty, eta=SGD_ETA, shuffle=False):
     return SGDRegressor(
         loss="squared_error", penalty=penalty, alpha=SGD_ALPHA, l1_ratio=SGD_L1_RATIO,
-        learning_rate="constant", eta0=eta, max_iter=1, tol=None, shuffle=False, random_state=0,
+        learning_rate="constant", eta0=eta, max_iter=1, tol=None, shuffle=shuffle,
+        random_state=0,
     )
 
 
@@ -679,15 +685,15 @@ class SparseCache:
         return self._d[key]
 
 
-def row_sparse(sdata, repeats, penalty):
+def row_sparse(sdata, repeats, penalty, shuffle=False):
     s = sdata.size
     X, y, Xt, yt = sdata.get(s["sp_n"], s["sp_p"])
-    row = Row(f"sparse_{'l2' if penalty == 'l2' else 'enet'}",
+    row = Row(f"sparse_{'l2' if penalty == 'l2' else 'enet'}{'_shuffled' if shuffle else ''}",
               f"per-sample SGD epoch, {penalty}, CSR {X.shape[0]}x{X.shape[1]}, "
-              f"{X.nnz / X.shape[0]:.1f} nnz/row")
-    return _epoch_compare(row, X, y, Xt, yt, lambda: our_epoch(penalty),
-                          lambda: sk_epoch(penalty), repeats, 1.0, f"SGDRegressor {penalty}",
-                          _l1_ratio(penalty))
+              f"{X.nnz / X.shape[0]:.1f} nnz/row{', shuffled rows' if shuffle else ''}")
+    return _epoch_compare(row, X, y, Xt, yt, lambda: our_epoch(penalty, shuffle=shuffle),
+                          lambda: sk_epoch(penalty, shuffle=shuffle), repeats, 1.0,
+                          f"SGDRegressor {penalty}", _l1_ratio(penalty))
 
 
 def row_sparse_lazy(sdata, repeats):
@@ -1012,6 +1018,8 @@ def main(argv=None):
         "huber": lambda: row_huber(data, repeats),
         "sparse_l2": lambda: row_sparse(sdata, repeats, "l2"),
         "sparse_enet": lambda: row_sparse(sdata, repeats, "elasticnet"),
+        "sparse_l2_shuffled": lambda: row_sparse(sdata, repeats, "l2", shuffle=True),
+        "sparse_enet_shuffled": lambda: row_sparse(sdata, repeats, "elasticnet", shuffle=True),
         "sparse_lazy": lambda: row_sparse_lazy(sdata, repeats),
         "float32": lambda: row_float32(data, repeats),
         "float32_mem": lambda: rows_float32_mem(data, repeats),

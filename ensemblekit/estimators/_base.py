@@ -68,6 +68,7 @@ from ._losses import (
 from ._optimizers import ADAM, ADAMW, HP_SIZE, SOLVER_CODES
 from ._penalties import penalty_value
 from ._schedules import SCHEDULE_CODES, SP_GAMMA, SP_SCALE
+from ._threaded_loss import MIN_NNZ, loss_threads, threaded_csr_loss
 
 # Below this learning rate, "plateau" stops training (as SGDRegressor's "adaptive").
 _PLATEAU_MIN_LR = 1e-6
@@ -338,11 +339,17 @@ class BaseGD(RegressorMixin, BaseEstimator):
         lr0 = (cfg.learning_rate_init if cfg.learning_rate_init is not None
                else _default_learning_rate(cfg.solver))
         st = state["st"]
+        threads = 1
         if fused:
             st[ST_LOSS_MODE] = LOSS_START
             penalty = penalty_value(state["theta"][: data.p], cfg.alpha, cfg.l1_ratio)
+        elif need_pred:
+            st[ST_LOSS_MODE] = LOSS_NONE
         else:
-            st[ST_LOSS_MODE] = LOSS_NONE if need_pred else LOSS_AFTER
+            if is_sparse and xdata.shape[0] >= MIN_NNZ:
+                threads = loss_threads()
+            # a large CSR pass is split over threads here, after the kernel
+            st[ST_LOSS_MODE] = LOSS_NONE if threads > 1 else LOSS_AFTER
         status = run_epoch(
             Xd, xdata, indices, indptr, is_sparse, y, data.sw, order, batch_size, data.p,
             state["theta"], state["m"], state["v"], state["q"], state["avg"], state["grad"], st,
@@ -354,6 +361,10 @@ class BaseGD(RegressorMixin, BaseEstimator):
         st[ST_EPOCH] += 1
         if status != 0:
             self._diverged(cfg, int(st[ST_EPOCH]), lr0)
+        elif threads > 1:
+            st[ST_LOSS] = threaded_csr_loss(
+                xdata, indices, indptr, y, data.sw, self._reported(state), data.p,
+                LOSS_CODES[cfg.loss], float(cfg.epsilon), float(cfg.quantile), threads)
         if fused:
             obj = st[ST_LOSS] / data.n_train + penalty
             if st[ST_EPOCH] > 1:  # the starting point (epoch 0) is not judged

@@ -44,3 +44,66 @@ def prefetch_row(typingctx, arr, i):
         return context.get_dummy_value()
 
     return types.void(arr, i), codegen
+
+
+@intrinsic
+def prefetch_span(typingctx, arr, start, stop):
+    """Hint the CPU to load the cache lines of ``arr[start:stop]`` (a 1-D contiguous array).
+
+    For CSR rows visited in shuffled order: a row's ``data`` and ``indices`` entries lie
+    at a random place in memory, like a dense row."""
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
+        lo, hi = args[1], args[2]
+        if lo.type.width < 64:
+            lo = builder.sext(lo, _I64)
+        if hi.type.width < 64:
+            hi = builder.sext(hi, _I64)
+        base = builder.ptrtoint(ary.data, _I64)
+        item = ir.Constant(_I64, itemsize)
+        first = builder.add(base, builder.mul(lo, item))
+        last = builder.add(base, builder.mul(hi, item))
+        # whole cache lines from the one holding arr[start] to the one before arr[stop]
+        mask = ir.Constant(_I64, ~(_LINE - 1))
+        first = builder.and_(first, mask)
+        nbytes = builder.sub(last, first)
+        positive = builder.icmp_signed(">", nbytes, ir.Constant(_I64, 0))
+        n_lines = builder.select(
+            positive,
+            builder.udiv(builder.add(nbytes, ir.Constant(_I64, _LINE - 1)),
+                         ir.Constant(_I64, _LINE)),
+            ir.Constant(_I64, 0))
+        fnty = ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _NAME)
+        with cgutils.for_range(builder, n_lines) as loop:
+            addr = builder.add(first, builder.mul(loop.index, ir.Constant(_I64, _LINE)))
+            builder.call(fn, [builder.inttoptr(addr, _I8P), ir.Constant(_I32, 0),
+                              ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, start, stop), codegen
+
+
+@intrinsic
+def prefetch_item(typingctx, arr, i):
+    """Hint the CPU to load the cache line holding ``arr[i]`` (a 1-D contiguous array)."""
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
+        idx = args[1]
+        if idx.type.width < 64:
+            idx = builder.sext(idx, _I64)
+        addr = builder.add(builder.ptrtoint(ary.data, _I64),
+                           builder.mul(idx, ir.Constant(_I64, itemsize)))
+        fnty = ir.FunctionType(ir.VoidType(), [_I8P, _I32, _I32, _I32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _NAME)
+        builder.call(fn, [builder.inttoptr(addr, _I8P), ir.Constant(_I32, 0),
+                          ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, i), codegen

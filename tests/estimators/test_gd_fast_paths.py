@@ -173,3 +173,76 @@ def test_fista_state_pickles_without_the_cached_products():
         clone.partial_fit(X, y)  # recomputes the products on the first call
         est.partial_fit(X, y)
     np.testing.assert_allclose(clone.coef_, est.coef_, rtol=1e-12, atol=1e-14)
+
+
+# --------------------------------------------------------------------------- threaded CSR loss
+def _csr_problem(n=3000, p=400, nnz=12, seed=0):
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(seed)
+    indptr = np.arange(0, n * nnz + 1, nnz)
+    X = sp.csr_matrix((rng.randn(n * nnz), rng.randint(0, p, n * nnz), indptr), shape=(n, p))
+    X.sum_duplicates()
+    y = X @ rng.randn(p) + 0.5 + 0.3 * rng.randn(n)
+    return X, y
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "epsilon_insensitive"])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_threaded_csr_loss_matches_numpy_whatever_the_thread_count(loss, n_threads):
+    from ensemblekit.estimators._threaded_loss import threaded_csr_loss
+
+    X, y = _csr_problem()
+    # empty rows and zero weights: chunk bounds by stored entries, skipped rows
+    X = X.tolil()
+    X[10:20] = 0
+    X = X.tocsr()
+    rng = np.random.RandomState(1)
+    sw = rng.rand(X.shape[0]) * (rng.rand(X.shape[0]) > 0.2)
+    theta = rng.randn(X.shape[1] + 1)
+    code = LOSS_CODES[loss]
+    ref = sw @ loss_values_numpy(code, y, X @ theta[:-1] + theta[-1], 0.1, 0.5)
+    got = threaded_csr_loss(X.data, X.indices, X.indptr, y, sw, theta, X.shape[1], code, 0.1,
+                            0.5, n_threads)
+    assert got == pytest.approx(ref, rel=1e-12)
+    # fixed chunks summed in order: the same bits whatever the number of threads
+    assert got == threaded_csr_loss(X.data, X.indices, X.indptr, y, sw, theta, X.shape[1],
+                                    code, 0.1, 0.5, 1)
+
+
+@pytest.mark.parametrize("average", [False, True])
+def test_threaded_loss_curve_is_the_exact_objective(monkeypatch, average):
+    """Above MIN_NNZ the objective after each epoch comes from the threaded pass (here
+    forced on a small matrix); it must be the objective of the reported iterate, and
+    equal to the single-threaded kernel's."""
+    from ensemblekit.estimators import _threaded_loss
+
+    X, y = _csr_problem()
+    params = dict(solver="sgd", batch_size=1, learning_rate="constant",
+                  learning_rate_init=0.005, penalty="elasticnet", alpha=0.001, l1_ratio=0.5,
+                  average=average, random_state=0)
+    serial = GDRegressor(max_iter=4, tol=None, **params).fit(X, y)
+    calls = []
+    real = _threaded_loss.threaded_csr_loss
+
+    def counting(*args):
+        calls.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(_base, "MIN_NNZ", 1)
+    monkeypatch.setattr(_base, "loss_threads", lambda: 2)
+    monkeypatch.setattr(_base, "threaded_csr_loss", counting)
+    threaded = GDRegressor(max_iter=4, tol=None, **params).fit(X, y)
+    assert calls == [2] * 4
+    np.testing.assert_array_equal(threaded.coef_, serial.coef_)
+    np.testing.assert_allclose(threaded.loss_curve_, serial.loss_curve_, rtol=1e-12)
+    assert threaded.loss_curve_[-1] == pytest.approx(_objective(threaded, X, y), rel=1e-10)
+
+
+def test_loss_threads_respects_omp_num_threads(monkeypatch):
+    from ensemblekit.estimators._threaded_loss import loss_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert loss_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert loss_threads() >= 1
