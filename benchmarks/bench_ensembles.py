@@ -16,7 +16,12 @@ parallelism is what is compared. ``refit="average"`` saves the
 refit on all rows (its training-time purpose, compared on fit time) and pays at prediction time:
 each member predicts with its k fold models (AutoGluon's trade-off), shown in the predict column.
 
-Run:  python benchmarks/bench_ensembles.py            (about 15-20 minutes on 2 cores)
+With ``--seeds S`` the whole run is repeated for S seeds (new outer and inner folds, new member
+seeds) and the table pools every (seed, outer fold) pair: the score differences between
+stackers are a fraction of the fold-to-fold spread, so more pairs are needed to tell them apart.
+
+Run:  python benchmarks/bench_ensembles.py            (about 7 minutes on 2 cores)
+      python benchmarks/bench_ensembles.py --seeds 3  (about 21 minutes)
       python benchmarks/bench_ensembles.py --quick    (3 outer folds, coarser boosters)
 """
 
@@ -167,6 +172,17 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
             "load_after": list(os.getloadavg()), "cpu_count": os.cpu_count()}
 
 
+def merge(a, b):
+    """Pool two runs (different seeds): RMSEs per (seed, outer fold), times summed."""
+    out = dict(a)
+    out["rmse"] = {n: a["rmse"][n] + b["rmse"][n] for n in a["rmse"]}
+    for key in ("wall", "fit_wall", "cpu"):
+        out[key] = {n: a[key][n] + b[key][n] for n in a[key]}
+    out["outer_folds"] = a["outer_folds"] + b["outer_folds"]
+    out["load_after"] = b["load_after"]
+    return out
+
+
 def _paired(a, b):
     d = np.asarray(a) - np.asarray(b)
     return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
@@ -174,8 +190,10 @@ def _paired(a, b):
 
 def report(res) -> list[str]:
     rmse, wall = res["rmse"], res["wall"]
+    seeds = res.get("seeds", [])
+    seeds_txt = f" (seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
     lines = [
-        f"Ames, log(price), {res['outer_folds']}-fold outer CV, n_jobs={res['n_jobs']}, "
+        f"Ames, log(price), {res['outer_folds']} outer folds{seeds_txt}, n_jobs={res['n_jobs']}, "
         f"times the best of {res.get('repeats', 1)} per fold"
         f"{' (quick)' if res['quick'] else ''}; {res['cpu_count']} CPUs, load average "
         f"{res['load_before'][0]:.1f} before and {res['load_after'][0]:.1f} after the run",
@@ -220,6 +238,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="run seeds --seed, --seed + 1, ...: each draws its own outer and inner "
+                        "folds and member seeds; the table pools every (seed, outer fold) pair")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--outer-folds", type=int, default=None)
     p.add_argument("--repeats", type=int, default=None,
@@ -232,7 +253,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     repeats = args.repeats or (1 if args.quick else 3)
-    res = run(args.quick, args.seed, args.n_jobs, args.outer_folds, only, repeats)
+    res = None
+    for seed in range(args.seed, args.seed + args.seeds):
+        r = run(args.quick, seed, args.n_jobs, args.outer_folds, only, repeats)
+        res = r if res is None else merge(res, r)
+    res["seeds"] = list(range(args.seed, args.seed + args.seeds))
     print("\n".join(report(res)))
     if args.json:
         with open(args.json, "w") as fh:
