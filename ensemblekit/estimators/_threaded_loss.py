@@ -2,10 +2,12 @@
 
 After each epoch the training loop needs the exact objective of the reported iterate
 (``loss_curve_``, ``tol``, divergence checks): one more read of X. On a large CSR matrix
-that read is bound by memory bandwidth, which one core does not saturate: two threads
-cut it from ~45% to ~25% of a per-sample SGD epoch (1,000,000 x 10,000, 20 non-zeros a
-row, in ``benchmarks/bench_estimators.py``). Dense X is left to the kernel's own pass:
-its per-sample epochs are already well below SGDRegressor's.
+that read is bound by memory bandwidth, which one core does not saturate (alone, the pass
+over a 1,000,000 x 10,000 CSR matrix with 20 non-zeros a row took 57 ms on one thread and
+29 ms on two). Within a per-sample SGD epoch on that matrix (``sparse_l2`` in
+``benchmarks/bench_estimators.py``) it took the fit from 71 to 65 ms (best of 12,
+interleaved). Dense X is left to the kernel's own pass: its per-sample epochs are already
+well below SGDRegressor's.
 
 The rows are cut into a fixed number of chunks whatever the number of threads, and the
 partial sums are added in chunk order, so the value does not depend on the thread count.
