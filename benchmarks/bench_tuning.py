@@ -14,6 +14,7 @@ Tasks (median over seeds):
   for (sampler "random" and BOHB-style "gp"). Per seed: the epochs Hyperband had spent when a
   fully trained configuration first scored at least random search's best (PASS if within the
   budget); issue #5 asks for a median over seeds (never reached = infinity) of at most 1/3.
+  ``bench_hyperband_ceiling.py`` measures how often that is reachable at all on this task.
 
 For each task and seed: the best score of RandomizedSearchCV in 60 trials, the trial at which
 BayesSearchCV first reaches it (at most 25 trials are run) and the best score after 25 trials of
