@@ -403,17 +403,12 @@ def csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, qu
 
 
 @njit(cache=True)
-def _csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile):
-    return csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile,
-                         0, y.shape[0])
-
-
-@njit(cache=True)
 def _data_loss(Xd, data, indices, indptr, is_sparse, y, sw, theta, p, loss_code, epsilon,
                quantile):
     if not is_sparse:
         return _dense_rows_loss(Xd, y, sw, theta, p, loss_code, epsilon, quantile)
-    return _csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile)
+    return csr_rows_loss(data, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile, 0,
+                         y.shape[0])
 
 
 @njit(cache=True)

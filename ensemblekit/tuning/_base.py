@@ -80,7 +80,6 @@ class _Runner:
         self.all_more = defaultdict(list)
         self.history: list[tuple[int, dict, float]] = []  # (space index, params, score)
         self.records: list[dict] = []
-        self.results: dict = {}
         self.n_fits = 0
         self.best = -np.inf
         self.parallel = Parallel(
@@ -202,15 +201,25 @@ class _Runner:
         self.history.append((info.get("space", 0), params, score))
         if np.isfinite(score):
             self.best = max(self.best, score)
-        with warnings.catch_warnings():
-            # sklearn warns about non-finite scores on every call; fit warns once at the end.
-            warnings.filterwarnings("ignore", message="One or more of the", category=UserWarning)
-            self.results = self.search._format_results(
-                self.all_params, len(self.splits), self.all_out, self.all_more
-            )
         if self.pbar is not None:
             self.pbar.update(1)
             self.pbar.set_postfix(best=f"{self.best:.5g}" if np.isfinite(self.best) else "nan")
+
+    @property
+    def results(self) -> dict:
+        """``cv_results_`` of the trials so far, what ``evaluate_candidates`` returns.
+
+        Formatted when asked for (O(trials)): once per ``evaluate_candidates`` call, as in
+        scikit-learn, not after every trial (a resumed search replays each stored trial).
+        """
+        if not self.all_params:
+            return {}
+        with warnings.catch_warnings():
+            # sklearn warns about non-finite scores on every call; fit warns once at the end.
+            warnings.filterwarnings("ignore", message="One or more of the", category=UserWarning)
+            return self.search._format_results(
+                self.all_params, len(self.splits), self.all_out, self.all_more
+            )
 
     def imputed_history(self):
         """History for a surrogate: failed (NaN) scores replaced by the worst observed score."""

@@ -30,16 +30,7 @@ def test_schedule_matches_the_hyperband_paper():
 
 
 def test_epochs_continue_training_instead_of_refitting():
-    s = HyperbandSearchCV(
-        EpochCounter(),
-        {"lr": Real(0.0, 1.0)},
-        resource="epochs",
-        max_resource=9,
-        eta=3,
-        cv=CV,
-        scoring=epochs_scorer,
-        random_state=0,
-    ).fit(X, y)
+    s = _counter_search()
     res = s.cv_results_
     # the model trained at rung r has seen exactly r epochs: neither restarted nor double-counted
     np.testing.assert_array_equal(res["mean_test_score"], res["n_resources"])
