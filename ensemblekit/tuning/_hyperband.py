@@ -218,7 +218,14 @@ class HyperbandSearchCV(_TrialSearchCV):
         Budget of a fully trained trial. Required except for ``"n_samples"`` (then the size of
         the smallest training fold).
     min_resource : int, default=None
-        Smallest budget; 1 by default (``max_resource // eta**3`` for ``"n_samples"``).
+        Smallest budget; 1 by default (``max_resource // eta**3`` for ``"n_samples"``). Rungs
+        cheaper than the budget at which scores begin to rank configurations as the full budget
+        does only cost. Tuning a learning rate is the common case: short runs favour large rates
+        (short-horizon bias). On the Ames benchmark (Adam, 27 epochs) the rank correlation with
+        the 27-epoch score is 0.05 after 1 epoch, 0.27 after 3 and 0.69 after 9; there
+        ``sampler="gp"`` with ``min_resource=9`` reaches random search's best within a third of
+        its epochs, and neither sampler does with ``min_resource=1``
+        (``benchmarks/bench_tuning.py --tasks hyperband``).
     eta : int, default=3
         Promotion ratio.
     n_iterations : int, default=None
@@ -515,14 +522,14 @@ class HyperbandSearchCV(_TrialSearchCV):
         """Configurations of a new bracket: random, or 2/3 from a GP (BOHB-style).
 
         The GP is fitted on the highest budget that already has enough trials to be modelled
-        (one more than twice the encoded dimensions), since a model of 1-epoch scores says more
-        about learning rates than about what wins when fully trained.
+        (one more than the encoded dimensions, BOHB's rule; Falkner et al., 2018), since a model
+        of 1-epoch scores says more about learning rates than about what wins when fully trained.
         """
         rand = RandomSampler(seed).ask(space, [None] * trial_id, n)
         if self.sampler == "random":
             return rand
         n_res = np.asarray(runner.all_more.get("n_resources", []))
-        need = 2 * max(sp.n_coords for sp in space.spaces) + 1
+        need = max(sp.n_coords for sp in space.spaces) + 1
         for r in sorted(set(n_res.tolist()), reverse=True):
             rows = np.flatnonzero(n_res == r)
             if len(rows) >= need:

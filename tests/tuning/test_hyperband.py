@@ -187,6 +187,34 @@ def test_gp_sampler_takes_over_after_the_first_bracket():
     assert started(gp)[3:] == started(rnd)[3:]
 
 
+def test_gp_sampler_models_the_highest_budget_with_enough_rows(monkeypatch):
+    # BOHB's rule: the model is fitted on the highest budget with at least d + 1 finished trials.
+    from ensemblekit.tuning import _samplers
+
+    seen = []
+    ask = _samplers.GPSampler.ask
+
+    def spy(self, space, history, n, pending=()):
+        seen.append(sorted({p["alpha"] for _, p, _ in history}))
+        return ask(self, space, history, n, pending)
+
+    monkeypatch.setattr(_samplers.GPSampler, "ask", spy)
+    est = SGDRegressor(random_state=0, learning_rate="constant")
+    space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
+    kw = dict(resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False)
+    res = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    alphas = np.array([p["alpha"] for p in res["params"]])
+
+    def trained_to(r, brackets):
+        sel = (res["n_resources"] == r) & np.isin(res["bracket"], brackets)
+        return sorted(set(alphas[sel].tolist()))
+
+    # brackets 2 (9@1, 3@3, 1@9), 1 (5@3, 1@9), 0 (3@9); d = 2 encoded coordinates, so 3 rows
+    # are enough. Bracket 1 is modelled on bracket 2's 3-epoch rung (3 rows; its 9-epoch rung
+    # has 1), bracket 0 on the 3 + 5 = 8 rows at 3 epochs (only 2 at 9).
+    assert seen == [trained_to(3, [2]), trained_to(3, [2, 1])]
+
+
 def test_schedule_repeats_iterations_within_a_budget():
     one = hyperband_brackets(1, 27, 3)
     # per fold, continuing training: 27*1 + 9*2 + 3*6 + 1*18 = 81; 12*3 + 4*6 + 1*18 = 78; ...
@@ -315,7 +343,7 @@ def test_gp_sampler_models_the_first_iteration_in_the_second():
         return [p for p, s in zip(r["params"], sel, strict=True) if s]
 
     # 9 configurations: round(9 * 2/3) = 6 from a GP of the first iteration's 9-epoch rows
-    # (there are 1 + 1 + 3 = 5 >= 2 * 2 + 1 of them), the other 3 random
+    # (there are 1 + 1 + 3 = 5 >= 2 + 1 of them), the other 3 random
     assert len(started(gp)) == 9
     assert all(a != b for a, b in zip(started(gp)[:6], started(rnd)[:6], strict=True))
     assert started(gp)[6:] == started(rnd)[6:]
