@@ -161,13 +161,18 @@ def test_resume_hyperband(tmp_path):
     )
 
 
-def test_gp_sampler_takes_over_after_the_first_bracket():
+def _sgd_search(sampler, **kw):
+    """SGDRegressor tuned on (alpha, eta0) over 9 epochs: a search a GP sampler can model."""
     est = SGDRegressor(random_state=0, learning_rate="constant")
     space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
-    kw = dict(resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False)
-    rnd = HyperbandSearchCV(est, space, sampler="random", **kw).fit(X, y).cv_results_
-    gp = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
-    gp2 = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    kw = dict(resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False, **kw)
+    return HyperbandSearchCV(est, space, sampler=sampler, **kw).fit(X, y).cv_results_
+
+
+def test_gp_sampler_takes_over_after_the_first_bracket():
+    rnd = _sgd_search("random")
+    gp = _sgd_search("gp")
+    gp2 = _sgd_search("gp")
     assert gp["params"] == gp2["params"]
     first = rnd["bracket"] == rnd["bracket"].max()
     assert [p for p, f in zip(rnd["params"], first, strict=False) if f] == [
@@ -199,10 +204,7 @@ def test_gp_sampler_models_the_highest_budget_with_enough_rows(monkeypatch):
         return ask(self, space, history, n, pending)
 
     monkeypatch.setattr(_samplers.GPSampler, "ask", spy)
-    est = SGDRegressor(random_state=0, learning_rate="constant")
-    space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
-    kw = dict(resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False)
-    res = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    res = _sgd_search("gp")
     alphas = np.array([p["alpha"] for p in res["params"]])
 
     def trained_to(r, brackets):
@@ -328,14 +330,9 @@ def test_more_iterations_continue_a_stored_search(tmp_path):
 
 
 def test_gp_sampler_models_the_first_iteration_in_the_second():
-    est = SGDRegressor(random_state=0, learning_rate="constant")
-    space = {"alpha": loguniform(1e-5, 1e-1), "eta0": loguniform(1e-4, 1e-1)}
-    kw = dict(
-        resource="epochs", max_resource=9, eta=3, cv=CV, random_state=0, refit=False, n_iterations=2
-    )
-    rnd = HyperbandSearchCV(est, space, sampler="random", **kw).fit(X, y).cv_results_
-    gp = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
-    gp2 = HyperbandSearchCV(est, space, sampler="gp", **kw).fit(X, y).cv_results_
+    rnd = _sgd_search("random", n_iterations=2)
+    gp = _sgd_search("gp", n_iterations=2)
+    gp2 = _sgd_search("gp", n_iterations=2)
     assert gp["params"] == gp2["params"]
 
     def started(r):
