@@ -6,8 +6,9 @@ with its meaning of ``alpha``; ``GDHuberRegressor`` and ``GDQuantileRegressor`` 
 for ``HuberRegressor`` and ``QuantileRegressor``. A learning rate that makes training
 diverge raises ``DivergenceError`` (a ``ValueError``).
 
-The robust twins (``_huber``, ``_quantile``) are imported on first access, so that
-importing the package costs only what ``GDRegressor`` and the linear twins need.
+The robust twins (``_huber``, ``_quantile``) and the training diagnostics are imported on
+first access, so that importing the package costs only what ``GDRegressor`` and the
+linear twins need.
 """
 
 import importlib
@@ -16,7 +17,10 @@ from ._exceptions import DivergenceError
 from ._gd_regressor import GDRegressor
 from ._linear_twins import GDElasticNet, GDLasso, GDLinearRegression, GDRidge
 
-_LAZY = {"GDHuberRegressor": "._huber", "GDQuantileRegressor": "._quantile"}
+_LAZY = {
+    "GDHuberRegressor": "._huber",
+    "GDQuantileRegressor": "._quantile",
+}
 
 
 def __getattr__(name):
@@ -29,6 +33,7 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DivergenceError",

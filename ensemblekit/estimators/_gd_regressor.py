@@ -9,6 +9,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseGD, GDConfig, make_hp
+from ._datafits import Datafit
 from ._losses import LOSS_CODES
 from ._optimizers import SOLVER_CODES
 from ._penalties import penalty_split
@@ -266,6 +267,8 @@ class GDRegressor(BaseGD):
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "precondition": ["boolean"],
+        "callbacks": [list, tuple, None],
     }
 
     def __init__(
@@ -307,6 +310,8 @@ class GDRegressor(BaseGD):
         average=False,
         warm_start=False,
         verbose=0,
+        precondition=True,
+        callbacks=None,
     ):
         self.loss = loss
         self.epsilon = epsilon
@@ -344,13 +349,13 @@ class GDRegressor(BaseGD):
         self.average = average
         self.warm_start = warm_start
         self.verbose = verbose
+        self.precondition = precondition
+        self.callbacks = callbacks
 
     def _gd_config(self, sample_weight_sum: float) -> GDConfig:
         alpha, l1_ratio = penalty_split(self.penalty, self.alpha, self.l1_ratio)
         return GDConfig(
-            loss=self.loss,
-            epsilon=float(self.epsilon),
-            quantile=float(self.quantile),
+            datafit=Datafit(self.loss, float(self.epsilon), float(self.quantile)),
             alpha=alpha,
             l1_ratio=l1_ratio,
             fit_intercept=bool(self.fit_intercept),
@@ -373,6 +378,8 @@ class GDRegressor(BaseGD):
             random_state=self.random_state,
             average=int(self.average),
             verbose=int(self.verbose),
+            precondition=bool(self.precondition),
+            callbacks=tuple(self.callbacks or ()),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -14,6 +14,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseGD, GDConfig, make_hp
+from ._datafits import Datafit
 from ._gd_regressor import schedule_params
 from ._optimizers import SOLVER_CODES
 
@@ -82,6 +83,8 @@ class _GDTwin(BaseGD):
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
+        "precondition": ["boolean"],
+        "callbacks": [list, tuple, None],
     }
 
     def _penalty(self, sample_weight_sum: float) -> tuple[float, float]:
@@ -91,7 +94,7 @@ class _GDTwin(BaseGD):
     def _gd_config(self, sample_weight_sum: float) -> GDConfig:
         alpha, l1_ratio = self._penalty(sample_weight_sum)
         return GDConfig(
-            loss="squared_error",
+            datafit=Datafit("squared_error"),
             alpha=alpha,
             l1_ratio=l1_ratio,
             fit_intercept=bool(self.fit_intercept),
@@ -109,6 +112,8 @@ class _GDTwin(BaseGD):
             shuffle=bool(self.shuffle),
             random_state=self.random_state,
             verbose=int(self.verbose),
+            precondition=bool(self.precondition),
+            callbacks=tuple(self.callbacks or ()),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -157,7 +162,8 @@ class _GDTwin(BaseGD):
 
 
 def _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_iter, tol,
-               n_iter_no_change, shuffle, random_state, warm_start, verbose):
+               n_iter_no_change, shuffle, random_state, warm_start, verbose, precondition,
+               callbacks):
     self.fit_intercept = fit_intercept
     self.solver = solver
     self.batch_size = batch_size
@@ -169,6 +175,8 @@ def _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_
     self.random_state = random_state
     self.warm_start = warm_start
     self.verbose = verbose
+    self.precondition = precondition
+    self.callbacks = callbacks
 
 
 class GDLinearRegression(_GDTwin):
@@ -192,10 +200,12 @@ class GDLinearRegression(_GDTwin):
     """
 
     def __init__(self, *, fit_intercept=True, solver="fista", batch_size="full",
-                 learning_rate_init=None, max_iter=10000, tol=1e-4, n_iter_no_change=5,
-                 shuffle=True, random_state=None, warm_start=False, verbose=0):
+                 learning_rate_init=None, max_iter=10000, tol=1e-6, n_iter_no_change=5,
+                 shuffle=True, random_state=None, warm_start=False, verbose=0,
+                 precondition=True, callbacks=None):
         _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_iter, tol,
-                   n_iter_no_change, shuffle, random_state, warm_start, verbose)
+                   n_iter_no_change, shuffle, random_state, warm_start, verbose,
+                   precondition, callbacks)
 
     def _penalty(self, sample_weight_sum):
         return 0.0, 0.0
@@ -232,11 +242,13 @@ class GDRidge(_GDTwin):
     }
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, solver="fista", batch_size="full",
-                 learning_rate_init=None, max_iter=10000, tol=1e-4, n_iter_no_change=5,
-                 shuffle=True, random_state=None, warm_start=False, verbose=0):
+                 learning_rate_init=None, max_iter=10000, tol=1e-6, n_iter_no_change=5,
+                 shuffle=True, random_state=None, warm_start=False, verbose=0,
+                 precondition=True, callbacks=None):
         self.alpha = alpha
         _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_iter, tol,
-                   n_iter_no_change, shuffle, random_state, warm_start, verbose)
+                   n_iter_no_change, shuffle, random_state, warm_start, verbose,
+                   precondition, callbacks)
 
     def _penalty(self, sample_weight_sum):
         return float(self.alpha) / sample_weight_sum, 0.0
@@ -271,11 +283,13 @@ class GDLasso(_GDTwin):
     }
 
     def __init__(self, alpha=1.0, *, fit_intercept=True, solver="fista", batch_size="full",
-                 learning_rate_init=None, max_iter=10000, tol=1e-4, n_iter_no_change=5,
-                 shuffle=True, random_state=None, warm_start=False, verbose=0):
+                 learning_rate_init=None, max_iter=10000, tol=1e-6, n_iter_no_change=5,
+                 shuffle=True, random_state=None, warm_start=False, verbose=0,
+                 precondition=True, callbacks=None):
         self.alpha = alpha
         _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_iter, tol,
-                   n_iter_no_change, shuffle, random_state, warm_start, verbose)
+                   n_iter_no_change, shuffle, random_state, warm_start, verbose,
+                   precondition, callbacks)
 
     def _penalty(self, sample_weight_sum):
         return float(self.alpha), 1.0
@@ -316,13 +330,14 @@ class GDElasticNet(_GDTwin):
     }
 
     def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, solver="fista",
-                 batch_size="full", learning_rate_init=None, max_iter=10000, tol=1e-4,
+                 batch_size="full", learning_rate_init=None, max_iter=10000, tol=1e-6,
                  n_iter_no_change=5, shuffle=True, random_state=None, warm_start=False,
-                 verbose=0):
+                 verbose=0, precondition=True, callbacks=None):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         _twin_init(self, fit_intercept, solver, batch_size, learning_rate_init, max_iter, tol,
-                   n_iter_no_change, shuffle, random_state, warm_start, verbose)
+                   n_iter_no_change, shuffle, random_state, warm_start, verbose,
+                   precondition, callbacks)
 
     def _penalty(self, sample_weight_sum):
         return float(self.alpha), float(self.l1_ratio)

@@ -1,8 +1,10 @@
 """Regression losses, selected by an integer code inside compiled loops.
 
-Each loss is a function of the target ``y`` and the prediction ``p``. Passing a code
-instead of a loss object keeps one compiled specialization per kernel for every loss.
-``loss_derivative`` returns dL/dp, the only quantity the first-order solvers need.
+Each loss is a function phi(r) of the residual r = p - y (prediction minus target).
+Passing a code instead of a loss object keeps one compiled specialization per kernel for
+every loss. ``loss_derivative`` returns dL/dp, the only quantity the first-order solvers
+need; ``loss_conjugate`` is phi*, which the duality-gap certificates need (the datafit
+descriptors of ``_datafits`` wrap these codes).
 """
 
 import math
@@ -135,3 +137,62 @@ def loss_values_numpy(code: int, y: np.ndarray, p: np.ndarray, epsilon: float,
     if code == EPSILON_INSENSITIVE:
         return np.maximum(0.0, a - epsilon)
     return np.maximum(0.0, a - epsilon) ** 2
+
+
+# Half-width of the domain of phi* (|theta| must stay below it); inf: all of R.
+def conjugate_radius(code: int, epsilon: float) -> float:
+    """Radius of the domain of the conjugate phi* (the range of phi')."""
+    if code == HUBER:
+        return float(epsilon)
+    if code == LOG_COSH:
+        return 1.0
+    if code in (SQUARED_ERROR, SQUARED_EPSILON_INSENSITIVE):
+        return np.inf
+    return 1.0  # absolute, epsilon-insensitive: phi' in [-1, 1] (quantile: not used)
+
+
+@njit(cache=True, inline="always")
+def loss_conjugate(code: int, theta: float, epsilon: float) -> float:
+    """phi*(theta) of the smooth losses (theta inside the domain, see conjugate_radius)."""
+    if code == SQUARED_ERROR or code == HUBER:
+        return 0.5 * theta * theta
+    if code == LOG_COSH:
+        # theta atanh(theta) + log(1 - theta^2) / 2, continuous up to |theta| = 1.
+        a = abs(theta)
+        if a >= 1.0:
+            return _LOG2
+        return a * math.atanh(a) + 0.5 * math.log1p(-a * a)
+    # squared epsilon-insensitive, phi(r) = max(0, |r| - eps)^2
+    return 0.25 * theta * theta + epsilon * abs(theta)
+
+
+def loss_conjugate_numpy(code: int, theta: np.ndarray, epsilon: float) -> np.ndarray:
+    """Plain NumPy version of :func:`loss_conjugate` (the tests' reference)."""
+    t = np.asarray(theta, dtype=np.float64)
+    if code in (SQUARED_ERROR, HUBER):
+        return 0.5 * t**2
+    if code == LOG_COSH:
+        a = np.minimum(np.abs(t), 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = a * np.arctanh(a) + 0.5 * np.log1p(-a * a)
+        return np.where(a >= 1.0, _LOG2, out)
+    return 0.25 * t**2 + epsilon * np.abs(t)
+
+
+def loss_derivatives_numpy(code: int, y: np.ndarray, p: np.ndarray, epsilon: float,
+                           quantile: float) -> np.ndarray:
+    """Plain NumPy version of :func:`loss_derivative`."""
+    r = np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    if code == SQUARED_ERROR:
+        return r
+    if code == ABSOLUTE_ERROR:
+        return np.sign(r)
+    if code == HUBER:
+        return np.clip(r, -epsilon, epsilon)
+    if code == LOG_COSH:
+        return np.tanh(r)
+    if code == QUANTILE:
+        return np.where(r < 0, -quantile, np.where(r > 0, 1.0 - quantile, 0.0))
+    if code == EPSILON_INSENSITIVE:
+        return np.where(r > epsilon, 1.0, np.where(r < -epsilon, -1.0, 0.0))
+    return np.where(r > epsilon, 2 * (r - epsilon), np.where(r < -epsilon, 2 * (r + epsilon), 0.0))

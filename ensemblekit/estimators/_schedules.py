@@ -112,3 +112,34 @@ def learning_rate_at(code: int, lr0: float, t: float, epoch: float, sp: np.ndarr
     if warm > 0.0 and t < warm:
         lr *= (t + 1.0) / warm
     return lr
+
+
+# Schedules whose rate rises again after a low point: the stopping rules only judge their
+# progress at the end of a cycle, where the rate is lowest.
+CYCLICAL = (CYCLIC, COSINE)
+
+
+def cycles_completed(code: int, epoch: float, sp: np.ndarray) -> int:
+    """Number of whole cycles of a cyclical schedule in ``epoch`` epochs (0 otherwise)."""
+    e = epoch + 1e-9
+    if code == COSINE:
+        t0, tm = sp[SP_T_0], sp[SP_T_MULT]
+        if tm == 1.0:
+            return int(math.floor(e / t0))
+        return int(math.floor(math.log(e / t0 * (tm - 1.0) + 1.0) / math.log(tm)))
+    if code == CYCLIC:
+        return int(math.floor(e / (2.0 * sp[SP_STEP_SIZE])))
+    return 0
+
+
+def is_cycle_end(code: int, epochs_done: int, sp: np.ndarray) -> bool:
+    """True when epoch ``epochs_done`` (1-based) closes a cycle, or for any epoch of a
+    schedule without cycles."""
+    if code not in CYCLICAL:
+        return True
+    return cycles_completed(code, epochs_done, sp) > cycles_completed(code, epochs_done - 1, sp)
+
+
+def default_milestones(max_iter: int) -> np.ndarray:
+    """"multistep" without milestones decays at half and three quarters of max_iter."""
+    return np.unique(np.maximum(1, np.round(np.array([0.5, 0.75]) * max_iter)))

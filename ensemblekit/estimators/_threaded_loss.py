@@ -1,16 +1,16 @@
-"""The data loss of a large CSR problem, split over threads.
+"""The data loss and gradient of a large CSR problem, split over threads.
 
-After each epoch the training loop needs the exact objective of the reported iterate
-(``loss_curve_``, ``tol``, divergence checks): one more read of X. On a large CSR matrix
-that read is bound by memory bandwidth, which one core does not saturate (alone, the pass
-over a 1,000,000 x 10,000 CSR matrix with 20 non-zeros a row took 57 ms on one thread and
-29 ms on two). Within a per-sample SGD epoch on that matrix (``sparse_l2`` in
-``benchmarks/bench_estimators.py``) it took the fit from 71 to 65 ms (best of 12,
-interleaved). Dense X is left to the kernel's own pass: its per-sample epochs are already
-well below SGDRegressor's.
+After each stochastic epoch the training loop needs the exact objective of the reported
+iterate (``loss_curve_``, ``tol``, divergence checks) and its gradient
+(``grad_norm_curve_``): one more read of X. On a large CSR matrix that read is bound by
+memory bandwidth, which one core does not saturate (alone, the loss pass over a
+1,000,000 x 10,000 CSR matrix with 20 non-zeros a row took 57 ms on one thread and 29 ms
+on two). Dense X is left to the kernel's own pass: its per-sample epochs are already well
+below SGDRegressor's.
 
-The rows are cut into a fixed number of chunks whatever the number of threads, and the
-partial sums are added in chunk order, so the value does not depend on the thread count.
+The rows are cut into a fixed number of chunks whatever the number of threads, each chunk
+accumulates its own gradient, and the partial sums are added in chunk order, so the
+values do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._epoch import csr_rows_loss
+from ._passes import csr_rows_loss_grad
 
 # Below this many stored entries the pass takes about a millisecond: threads do not pay.
 MIN_NNZ = 1 << 21
@@ -40,16 +40,26 @@ def loss_threads() -> int:
     return max(1, n)
 
 
-def threaded_csr_loss(xdata, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile,
-                      n_threads: int) -> float:
-    """sum_i sw_i L(y_i, x_i.w + b) over all rows, in ``_N_CHUNKS`` chunks on threads."""
-    n = y.shape[0]
+def _chunks(indptr, n):
     # Cut by stored entries, not rows, so that the chunks cost the same.
     targets = np.linspace(0, indptr[n], _N_CHUNKS + 1)
     bounds = np.searchsorted(indptr[: n + 1], targets).astype(np.int64)
     bounds[0], bounds[-1] = 0, n
-    args = (xdata, indices, indptr, y, sw, theta, p, loss_code, epsilon, quantile)
+    return zip(bounds[:-1], bounds[1:], strict=True)
+
+
+def threaded_csr_loss_grad(xdata, indices, indptr, y, sw, u, p, loss_code, epsilon, quantile,
+                           n_threads: int, grad: np.ndarray) -> float:
+    """sum_i s_i L(y_i, x_i.v + c) over all rows, and the raw gradient sum_i s_i L'_i (x_i, 1)
+    written to ``grad``, in ``_N_CHUNKS`` chunks on threads."""
+    n = y.shape[0]
+    parts = np.zeros((_N_CHUNKS, p + 1))
+    args = (xdata, indices, indptr, y, sw, u, p, loss_code, epsilon, quantile)
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        parts = [pool.submit(csr_rows_loss, *args, int(lo), int(hi))
-                 for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-        return float(sum(f.result() for f in parts))
+        futures = [pool.submit(csr_rows_loss_grad, *args, int(lo), int(hi), parts[k])
+                   for k, (lo, hi) in enumerate(_chunks(indptr, n))]
+        total = float(sum(f.result() for f in futures))
+    grad[:] = 0.0
+    for k in range(_N_CHUNKS):  # in chunk order: independent of the thread count
+        grad += parts[k]
+    return total

@@ -139,7 +139,6 @@ def test_twin_with_large_step_diverges_or_recovers():
     (dict(beta_1=1.0), "beta_1"),
     (dict(T_mult=0.5), "T_mult"),
     (dict(solver="fista", loss="absolute_error"), "smooth loss"),
-    (dict(learning_rate="multistep"), "milestones"),
 ])
 def test_invalid_parameters(params, match):
     with pytest.raises(ValueError, match=match):

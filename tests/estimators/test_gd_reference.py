@@ -1,5 +1,6 @@
-"""Plain NumPy references of every compiled piece (losses, optimizer steps, schedules,
-epochs, FISTA's smooth parts), compared iterate by iterate with the kernels.
+"""Plain NumPy references of every compiled piece (losses and their conjugates, optimizer
+steps, schedules, the preconditioned epochs, FISTA on the Gram matrix and on X, the
+duality gap), compared iterate by iterate with the kernels.
 
 This is lightning's testing pattern: an independent, obviously-correct implementation
 replays the same updates and the compiled code must agree to 1e-10.
@@ -11,12 +12,25 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from ensemblekit.estimators._epoch import ST_SIZE, ST_T, kernel_inputs, readonly, run_epoch
-from ensemblekit.estimators._fista import GramFit, LossFit
+from ensemblekit.estimators._datafits import Datafit
+from ensemblekit.estimators._epoch import (
+    LOSS_NONE,
+    ST_SIZE,
+    ST_T,
+    OptimizerArgs,
+    ScheduleArgs,
+    batch_update,
+    run_epoch,
+)
+from ensemblekit.estimators._fista import GRAM, ROWS, GramArgs, centered_gram, fista_block
 from ensemblekit.estimators._gd_regressor import schedule_params
 from ensemblekit.estimators._losses import (
     LOSS_CODES,
+    SMOOTH_CURVATURE,
+    loss_conjugate,
+    loss_conjugate_numpy,
     loss_derivative,
+    loss_derivatives_numpy,
     loss_value,
     loss_values_numpy,
 )
@@ -25,6 +39,7 @@ from ensemblekit.estimators._optimizers import (
     bias_corrections,
     optimizer_step,
 )
+from ensemblekit.estimators._problem import Problem
 from ensemblekit.estimators._schedules import CYCLIC_MODES, SCHEDULE_CODES, learning_rate_at
 
 HP = dict(momentum=0.8, beta_1=0.85, beta_2=0.99, eps=1e-6, rho=0.95)
@@ -47,6 +62,37 @@ def test_loss_value_and_derivative(loss):
                - loss_values_numpy(code, y, p - h, eps, q)) / (2 * h)
     deriv = np.array([loss_derivative(code, y[i], p[i], eps, q) for i in range(200)])
     np.testing.assert_allclose(deriv, numeric, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSS_CODES))
+def test_loss_derivatives_numpy_twin(loss):
+    code = LOSS_CODES[loss]
+    rng = np.random.RandomState(1)
+    y, p = rng.randn(100), rng.randn(100) * 2
+    ours = [loss_derivative(code, y[i], p[i], 0.7, 0.3) for i in range(100)]
+    np.testing.assert_allclose(ours, loss_derivatives_numpy(code, y, p, 0.7, 0.3), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", sorted(k for k, c in LOSS_CODES.items() if c in SMOOTH_CURVATURE))
+def test_conjugates_are_fenchel_duals(loss):
+    """phi(r) + phi*(t) >= r t for all r, t, with equality at t = phi'(r): the property the
+    duality-gap certificates rest on, checked against a brute-force sup over r."""
+    code = LOSS_CODES[loss]
+    eps = 0.7
+    rng = np.random.RandomState(2)
+    r = rng.randn(300) * 3
+    t = loss_derivatives_numpy(code, 0.0, r, eps, 0.5)
+    phi = loss_values_numpy(code, 0.0, r, eps, 0.5)
+    conj = loss_conjugate_numpy(code, t, eps)
+    np.testing.assert_allclose(phi + conj, r * t, rtol=1e-9, atol=1e-9)
+    compiled = np.array([loss_conjugate(code, ti, eps) for ti in t])
+    np.testing.assert_allclose(compiled, conj, rtol=1e-12, atol=1e-14)
+    grid = np.linspace(-60, 60, 200001)
+    phi_grid = loss_values_numpy(code, 0.0, grid, eps, 0.5)
+    radius = min(Datafit(loss, eps).conjugate_radius, 3.0)
+    for ti in rng.uniform(-0.95, 0.95, 20) * radius:
+        brute = np.max(grid * ti - phi_grid)
+        assert loss_conjugate(code, ti, eps) == pytest.approx(brute, abs=1e-6)
 
 
 def test_log_cosh_is_stable_for_large_residuals():
@@ -171,36 +217,58 @@ def test_schedule_matches_numpy(name, kw):
     assert set(CYCLIC_MODES) == {"triangular", "triangular2", "exp_range"}
 
 
+
+
 # --------------------------------------------------------------------------- epochs
-def numpy_minibatch_epoch(X, y, sw, order, batch, theta, m, v, t, epoch, loss, opt, sched,
-                          lr0, sp_arr, alpha, l1_ratio, fit_intercept, eps=0.5, q=0.5,
-                          avg=None, n_avg=0):
-    """Mini-batch proximal update with the textbook optimizer, written with NumPy."""
-    p = X.shape[1]
+def _small_problem(seed=0, n=37, p=6, sparse=False, scales=None):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    if sparse:
+        X[rng.rand(n, p) < 0.5] = 0.0
+    if scales is not None:
+        X = X * scales + (0.0 if sparse else 3.0 * scales)
+    y = X @ (rng.randn(p) / (1.0 if scales is None else scales)) + 0.3 + 0.1 * rng.randn(n)
+    sw = rng.uniform(0.5, 1.5, n)
+    return X, y, sw
+
+
+def _problem(X, y, sw, alpha, l1_ratio, loss="huber", fit_intercept=True, center=True):
+    """The preconditioned problem the kernels see (statistics of all rows)."""
+    return Problem(sp.csr_matrix(X) if center is None else X, y, sw, np.arange(len(y)),
+                   Datafit(loss, 0.5), alpha, l1_ratio, fit_intercept=fit_intercept,
+                   center=bool(center))
+
+
+def _standardized(prob, X):
+    """x~ = (x - m) / s and y~ as dense NumPy arrays (the reference works on them)."""
+    pre = prob.pre
+    return (X - pre.mean) / pre.scale, np.asarray(prob.y, dtype=np.float64)
+
+
+SCALES = np.array([1e-2, 1.0, 30.0, 1e3, 1e5, 0.5])
+
+
+def numpy_minibatch_epoch(Xt, y, sw, order, batch, theta, m, v, t, epoch, opt, lr0, sp_arr,
+                          l1, l2, fit_intercept, eps=0.5, avg=None, n_avg=0):
+    """Mini-batch proximal update on standardized rows with the textbook optimizer and
+    coordinate-weighted penalties, written with NumPy."""
+    p = Xt.shape[1]
     n_steps = -(-len(order) // batch)
-    l2, l1 = alpha * (1 - l1_ratio), alpha * l1_ratio
     for s in range(n_steps):
         idx = order[s * batch:(s + 1) * batch]
-        Xb = X[idx]
-        pred = Xb @ theta[:p] + theta[p]
-        # Closed-form derivatives of the two losses used here (squared error and Huber).
-        r = pred - y[idx]
-        if loss == "squared_error":
-            dl = r
-        else:
-            dl = np.clip(r, -eps, eps)
-        dl = sw[idx] * dl
+        Xb = Xt[idx]
+        r = Xb @ theta[:p] + theta[p] - y[idx]
+        dl = sw[idx] * np.clip(r, -eps, eps)  # the Huber derivative
         g = np.append(Xb.T @ dl, dl.sum()) / len(idx)
-        lr = numpy_schedule(sched, lr0, t, epoch + s / n_steps, gamma=sp_arr[0],
+        lr = numpy_schedule("step", lr0, t, epoch + s / n_steps, gamma=sp_arr[0],
                             step_size=sp_arr[1], power_t=sp_arr[2])
         t += 1
-        decay = 0.0
+        decay = np.zeros(p + 1)
         if opt == "adamw":
-            decay = l2
+            decay[:p] = l2
         else:
             g[:p] += l2 * theta[:p]
-        dec = np.append(np.full(p, decay), 0.0)
-        w_new, m_new, v_new, eff = numpy_optimizer(opt, theta, g, m, v, lr, t, dec)
+        w_new, m_new, v_new, eff = numpy_optimizer(opt, theta, g, m, v, lr, t, decay)
         eff = np.broadcast_to(eff, theta.shape)
         w_new[:p] = np.sign(w_new[:p]) * np.maximum(np.abs(w_new[:p]) - eff[:p] * l1, 0)
         if not fit_intercept:
@@ -212,63 +280,82 @@ def numpy_minibatch_epoch(X, y, sw, order, batch, theta, m, v, t, epoch, loss, o
     return theta, m, v, t, avg
 
 
-def _run_kernel(X, y, sw, order, batch, theta, m, v, st, loss, opt, sched, lr0, sp_arr,
-                alpha, l1_ratio, fit_intercept, average_start=0, avg=None, q=None):
-    p = X.shape[1]
+def _kernel(prob, order, batch, theta, m, v, st, opt, sched, lr0, sp_arr, average_start=0,
+            avg=None, q=None):
+    p = prob.p
     avg = np.zeros(p + 1) if avg is None else avg
     q = np.zeros(p + 1) if q is None else q
-    Xd, data, ind, ptr, is_sparse = kernel_inputs(X)
-    status = run_epoch(
-        Xd, data, ind, ptr, is_sparse, readonly(y), sw, order, batch, p, theta, m, v, q, avg,
-        np.zeros(p + 1), st, LOSS_CODES[loss], 0.5, 0.5, SOLVER_CODES[opt], HP_ARR,
-        SCHEDULE_CODES[sched], lr0, sp_arr, np.zeros(0), alpha, l1_ratio, fit_intercept,
-        average_start,
-    )
+    st[4] = LOSS_NONE
+    status = run_epoch(prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
+                       OptimizerArgs(SOLVER_CODES[opt], HP_ARR),
+                       ScheduleArgs(SCHEDULE_CODES[sched], lr0, sp_arr, np.zeros(0)), order,
+                       prob.train, batch, p, theta, m, v, avg, np.zeros(p + 1), np.zeros(p + 1),
+                       st, prob.fit_intercept, average_start)
     assert status == 0
     st[2] += 1
     return avg
 
 
-def _small_problem(seed=0, n=37, p=6, sparse=False):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, p)
-    if sparse:
-        X[rng.rand(n, p) < 0.5] = 0.0
-    y = X @ rng.randn(p) + 0.3 + 0.1 * rng.randn(n)
-    sw = rng.uniform(0.5, 1.5, n)
-    sw *= n / sw.sum()
-    return X, y, sw
-
-
-# Per-sample plain SGD has its own loop (wscale, cumulative L1), tested further below.
+# Per-sample plain SGD has its own loops (lazy penalties), tested further below.
 MINIBATCH_CASES = [(o, b) for o in OPTIMIZERS for b in (1, 5, 37) if (o, b) != ("sgd", 1)]
 
 
+@pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("opt, batch", MINIBATCH_CASES)
-def test_minibatch_epochs_match_numpy(opt, batch):
-    X, y, sw = _small_problem()
+def test_minibatch_epochs_match_numpy(opt, batch, sparse):
+    """Raw columns spanning 1e-2 to 1e5: the kernel standardizes on the fly (CSR: centred
+    implicitly) and applies the coordinate-weighted penalty of the original problem."""
+    X, y, sw = _small_problem(sparse=sparse, scales=SCALES)
     n, p = X.shape
+    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.05, 0.6)
+    Xt, yt = _standardized(prob, X)
+    l1, l2 = prob.penalty.l1, prob.penalty.l2
     rng = np.random.RandomState(2)
     sp_arr = schedule_params(0.7, 2.0, 0.3, 0.1, "triangular", 10, 1, 0.0, 0)
     theta, m, v, st = np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), np.zeros(ST_SIZE)
     th_ref, m_ref, v_ref, t_ref = np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), 0
-    alpha, l1_ratio, lr0 = 0.05, 0.6, 0.02
     for epoch in range(4):
         order = rng.permutation(n)
-        _run_kernel(X, y, sw, order, batch, theta, m, v, st, "huber", opt, "step", lr0, sp_arr,
-                    alpha, l1_ratio, True)
+        _kernel(prob, order, batch, theta, m, v, st, opt, "step", 0.02, sp_arr)
         th_ref, m_ref, v_ref, t_ref, _ = numpy_minibatch_epoch(
-            X, y, sw, order, batch, th_ref, m_ref, v_ref, t_ref, epoch, "huber", opt, "step",
-            lr0, sp_arr, alpha, l1_ratio, True)
-        np.testing.assert_allclose(theta, th_ref, rtol=1e-10, atol=1e-10)
+            Xt, yt, prob.sw, order, batch, th_ref, m_ref, v_ref, t_ref, epoch, opt, 0.02,
+            sp_arr, l1, l2, True, eps=prob.datafit.epsilon)
+        np.testing.assert_allclose(theta, th_ref, rtol=1e-9, atol=1e-10)
     assert st[ST_T] == t_ref
+
+
+def test_full_batch_update_is_one_minibatch_step():
+    X, y, sw = _small_problem(scales=SCALES)
+    prob = _problem(X, y, sw, 0.05, 0.6)
+    Xt, yt = _standardized(prob, X)
+    p = prob.p
+    theta = np.random.RandomState(3).randn(p + 1) * 0.1
+    graw = np.zeros(p + 1)
+    from ensemblekit.estimators._passes import rows_loss_grad
+
+    rows_loss_grad(*prob.inputs, prob.y, prob.sw, prob.train, 0, prob.n_train,
+                   prob.pre.raw(theta), p, *prob.datafit.args, graw, False)
+    sp_arr = schedule_params(0.7, 2.0, 0.3, 0.1, "triangular", 10, 1, 0.0, 0)
+    st = np.zeros(ST_SIZE)
+    mine = theta.copy()
+    batch_update(prob.pre_args, prob.pen_args, OptimizerArgs(SOLVER_CODES["adam"], HP_ARR),
+                 ScheduleArgs(SCHEDULE_CODES["step"], 0.02, sp_arr, np.zeros(0)), graw,
+                 prob.n_train, mine, np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), st, p,
+                 True, 0, 0.0)
+    ref, *_ = numpy_minibatch_epoch(Xt, yt, prob.sw, np.arange(len(y)), len(y), theta,
+                                    np.zeros(p + 1), np.zeros(p + 1), 0, 0, "adam", 0.02, sp_arr,
+                                    prob.penalty.l1, prob.penalty.l2, True,
+                                    eps=prob.datafit.epsilon)
+    np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
 def test_minibatch_average_and_no_intercept_match_numpy(sparse):
-    X, y, sw = _small_problem(sparse=sparse)
+    X, y, sw = _small_problem(sparse=sparse, scales=SCALES)
     n, p = X.shape
-    Xk = sp.csr_matrix(X) if sparse else X
+    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.1, 1.0, fit_intercept=False)
+    Xt, yt = _standardized(prob, X)
+    assert not prob.pre.centered  # no intercept: scaled by the root mean square only
     sp_arr = schedule_params(0.5, 1.0, 0.5, 0.1, "triangular", 10, 1, 0.0, 0)
     theta, m, v, st = np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), np.zeros(ST_SIZE)
     avg = np.zeros(p + 1)
@@ -277,105 +364,260 @@ def test_minibatch_average_and_no_intercept_match_numpy(sparse):
     t_ref = 0
     for epoch in range(3):
         order = np.arange(n)
-        _run_kernel(Xk, y, sw, order, 4, theta, m, v, st, "squared_error", "adam",
-                    "invscaling", 0.05, sp_arr, 0.1, 1.0, False, average_start=1, avg=avg)
+        _kernel(prob, order, 4, theta, m, v, st, "adam", "step", 0.05, sp_arr, average_start=1,
+                avg=avg)
         th_ref, m_ref, v_ref, t_ref, avg_ref = numpy_minibatch_epoch(
-            X, y, sw, order, 4, th_ref, m_ref, v_ref, t_ref, epoch, "squared_error", "adam",
-            "invscaling", 0.05, sp_arr, 0.1, 1.0, False, avg=avg_ref, n_avg=epoch * 10)
-        np.testing.assert_allclose(theta, th_ref, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(avg, avg_ref, rtol=1e-10, atol=1e-10)
+            Xt, yt, prob.sw, order, 4, th_ref, m_ref, v_ref, t_ref, epoch, "adam", 0.05,
+            sp_arr, prob.penalty.l1, prob.penalty.l2, False, eps=prob.datafit.epsilon,
+            avg=avg_ref, n_avg=epoch * 10)
+        np.testing.assert_allclose(theta, th_ref, rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(avg, avg_ref, rtol=1e-9, atol=1e-10)
     assert theta[p] == 0.0
 
 
-def numpy_sgd_epoch(X, y, sw, order, w, b, u, q, t, lr0, power_t, alpha, l1_ratio, lazy,
-                    avg=None, n_avg=0):
-    """Per-sample SGD with explicit weights: L2 by (1 - lr l2) shrinkage, gradient step,
-    then Tsuruoka's cumulative L1 on the row's non-zeros (lazy) or on every coordinate."""
-    p = X.shape[1]
-    l2, l1 = alpha * (1 - l1_ratio), alpha * l1_ratio
+def numpy_sgd_epoch(Xt, y, sw, order, theta, u, q, t, lr0, power_t, l1, l2, lazy, avg=None,
+                    n_avg=0):
+    """Per-sample SGD on standardized rows: gradient step, the exact L2 flow
+    w <- w e^(-lr l2_j), then Tsuruoka's cumulative L1 on the row's non-zeros (lazy, with
+    the L2 flow owed since each coordinate was last current) or on every coordinate."""
+    p = Xt.shape[1]
+    theta = theta.copy()
+    lam = np.zeros(p)
+    total = 0.0
+
+    def catch_up(j):
+        theta[j] *= np.exp(-l2[j] * (total - lam[j]))
+        lam[j] = total
+        if l1[j] > 0:
+            z = theta[j]
+            if z > 0:
+                theta[j] = max(0.0, z - (u * l1[j] + q[j]))
+            elif z < 0:
+                theta[j] = min(0.0, z + (u * l1[j] - q[j]))
+            q[j] += theta[j] - z
+
     for i in order:
         lr = lr0 / (t + 1) ** power_t
-        pred = X[i] @ w + b
+        nz = np.flatnonzero(Xt[i]) if lazy else range(p)
+        if lazy:
+            for j in nz:
+                catch_up(j)
+        pred = Xt[i] @ theta[:p] + theta[p]
         dl = sw[i] * (pred - y[i])
-        w = w * max(0.0, 1 - lr * l2)
-        w = w - lr * dl * X[i]
-        b = b - lr * dl
-        u += lr * l1
-        for j in (np.flatnonzero(X[i]) if lazy else range(p)):
-            z = w[j]
-            if z > 0:
-                w[j] = max(0.0, z - (u + q[j]))
-            elif z < 0:
-                w[j] = min(0.0, z + (u - q[j]))
-            q[j] += w[j] - z
+        theta[:p] -= lr * dl * Xt[i]
+        theta[p] -= lr * dl
+        total += lr
+        if l1.any():
+            u += lr
+        if not lazy:
+            for j in range(p):
+                catch_up(j)
         t += 1
         if avg is not None:
             n_avg += 1
-            avg = avg + (np.append(w, b) - avg) / n_avg
+            avg = avg + (theta - avg) / n_avg
     if lazy:
         for j in range(p):
-            z = w[j]
-            if z > 0:
-                w[j] = max(0.0, z - (u + q[j]))
-            elif z < 0:
-                w[j] = min(0.0, z + (u - q[j]))
-            q[j] += w[j] - z
-    return w, b, u, q, t, avg
+            catch_up(j)
+    return theta, u, q, t, avg
 
 
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("average", [False, True])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
 def test_per_sample_sgd_matches_numpy(sparse, average, l1_ratio):
-    X, y, sw = _small_problem(sparse=sparse)
+    """Dense rows: centred and scaled on the fly; CSR rows: scaled only, penalties lazy."""
+    X, y, sw = _small_problem(sparse=sparse, scales=SCALES)
     n, p = X.shape
-    Xk = sp.csr_matrix(X) if sparse else X
+    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.2, l1_ratio, loss="squared_error",
+                    center=not sparse)
+    Xt, yt = _standardized(prob, X)
     sp_arr = schedule_params(0.5, 1.0, 0.25, 0.1, "triangular", 10, 1, 0.0, 0)
     theta, m, v, st, q = (np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), np.zeros(ST_SIZE),
                           np.zeros(p + 1))
     avg = np.zeros(p + 1)
-    w_ref, b_ref, u_ref, q_ref, t_ref = np.zeros(p), 0.0, 0.0, np.zeros(p), 0
+    th_ref, u_ref, q_ref, t_ref = np.zeros(p + 1), 0.0, np.zeros(p), 0
     avg_ref = np.zeros(p + 1) if average else None
     rng = np.random.RandomState(5)
-    alpha = 0.2
     for epoch in range(3):
         order = rng.permutation(n)
-        _run_kernel(Xk, y, sw, order, 1, theta, m, v, st, "squared_error", "sgd", "invscaling",
-                    0.05, sp_arr, alpha, l1_ratio, True, average_start=int(average), avg=avg,
-                    q=q)
-        w_ref, b_ref, u_ref, q_ref, t_ref, avg_ref = numpy_sgd_epoch(
-            X, y, sw, order, w_ref, b_ref, u_ref, q_ref, t_ref, 0.05, 0.25, alpha, l1_ratio,
-            lazy=sparse and not average, avg=avg_ref, n_avg=epoch * n)
-        np.testing.assert_allclose(theta[:p], w_ref, rtol=1e-10, atol=1e-10)
-        assert theta[p] == pytest.approx(b_ref, rel=1e-10, abs=1e-12)
+        _kernel(prob, order, 1, theta, m, v, st, "sgd", "invscaling", 0.05, sp_arr,
+                average_start=int(average), avg=avg, q=q)
+        th_ref, u_ref, q_ref, t_ref, avg_ref = numpy_sgd_epoch(
+            Xt, yt, prob.sw, order, th_ref, u_ref, q_ref, t_ref, 0.05, 0.25, prob.penalty.l1,
+            prob.penalty.l2, lazy=sparse and not average, avg=avg_ref, n_avg=epoch * n)
+        np.testing.assert_allclose(theta, th_ref, rtol=1e-9, atol=1e-10)
         if average:
-            np.testing.assert_allclose(avg, avg_ref, rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(avg, avg_ref, rtol=1e-9, atol=1e-10)
     if l1_ratio == 1.0:
         assert np.any(theta[:p] == 0.0)
 
 
-# --------------------------------------------------------------------------- FISTA pieces
+# --------------------------------------------------------------------------- FISTA
+def numpy_fista(f_grad, l1, theta, step, n_iter, fit_intercept=True):
+    """Textbook FISTA with backtracking and monotone restart (the compiled loop's
+    algorithm) on a smooth f with gradient, and the weighted L1 prox."""
+    p = len(l1)
+
+    def prox(z, s):
+        z = z.copy()
+        z[:p] = np.sign(z[:p]) * np.maximum(np.abs(z[:p]) - s * l1, 0)
+        if not fit_intercept:
+            z[p] = 0.0
+        return z
+
+    x, yk, t = theta.copy(), theta.copy(), 1.0
+    obj = f_grad(x)[0] + l1 @ np.abs(x[:p])
+    objs = []
+    for _ in range(n_iter):
+        f_y, g_y = f_grad(yk)
+        slack = 1e-12 * max(abs(f_y), 1.0)
+        while True:
+            x_new = prox(yk - step * g_y, step)
+            d = x_new - yk
+            f_new = f_grad(x_new)[0]
+            if f_new <= f_y + g_y @ d + d @ d / (2 * step) + slack:
+                break
+            step *= 0.5
+        obj_new = f_new + l1 @ np.abs(x_new[:p])
+        if obj_new > obj and t > 1.0:
+            yk, t = x.copy(), 1.0
+            objs.append(obj)
+            continue
+        t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        yk = x_new + (t - 1) / t_new * (x_new - x)
+        x, t, obj = x_new, t_new, obj_new
+        objs.append(obj)
+    return x, np.array(objs)
+
+
+def _run_fista(prob, kind, theta0, step, n_iter, until_converged=False):
+    p, n = prob.p, prob.n
+    if kind == GRAM:
+        gram = GramArgs(*centered_gram(prob))
+        xts = np.zeros(p)
+    else:
+        gram = GramArgs(np.zeros((0, 0)), np.zeros(0), 0.0)
+        xts = np.zeros(p)
+    x, yk = theta0.copy(), theta0.copy()
+    zx = np.zeros(n)
+    if kind == ROWS:
+        u = prob.pre.raw(x)
+        zx = np.asarray(prob.X @ u[:p], dtype=np.float64)
+    zy, zbuf = zx.copy(), np.zeros(n)
+    sc = np.zeros(6)
+    sc[0], sc[1] = 1.0, step
+    out = np.zeros((4, n_iter))
+    from ensemblekit.estimators._fista import _value_lin
+
+    sc[2] = _value_lin(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
+                       prob.train, float(prob.n_train), p, x, np.zeros(n), np.zeros(p + 1)) \
+        + prob.penalty.l1_value(x[:p])
+    sc[3] = sc[2]
+    done, status = fista_block(kind, gram, prob.rows, prob.pre_args, prob.datafit.args,
+                               prob.pen_args, prob.train, float(prob.n_train), p,
+                               prob.fit_intercept, 1e300, xts, x, yk, zx, zy, zbuf, sc, n_iter,
+                               0.0, *out)
+    if until_converged:  # stops when the gap reaches rounding level
+        assert status == 1
+    else:
+        assert status == 0 and done == n_iter
+    return x, out[0, :done], zx
+
+
+@pytest.mark.parametrize("loss, kind", [("squared_error", GRAM), ("squared_error", ROWS),
+                                        ("huber", ROWS), ("log_cosh", ROWS)])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_gram_and_loss_fit_agree(sparse):
-    X, y, sw = _small_problem(n=80, p=5, sparse=sparse)
+def test_fista_matches_numpy(loss, kind, sparse):
+    """The compiled loop on the standardized Gram matrix or on raw rows (residual reuse)
+    replays textbook FISTA on the standardized problem, weighted L1 and L2 included."""
+    X, y, sw = _small_problem(n=80, p=6, sparse=sparse, scales=SCALES)
     Xk = sp.csr_matrix(X) if sparse else X
-    l2 = 0.3
-    gram = GramFit(Xk, y, sw, len(y), l2, True)
-    direct = LossFit(Xk, y, sw, len(y), LOSS_CODES["squared_error"], 0.1, 0.5, l2, True)
-    rng = np.random.RandomState(0)
-    for _ in range(5):
-        theta = rng.randn(6)
-        theta[5] = gram.intercept(theta)
-        f_g, g_g = gram.value_grad(theta)
-        f_d, g_d = direct.value_grad(theta)
-        # At the optimal intercept both objectives and w-gradients coincide (envelope theorem).
-        assert f_g == pytest.approx(f_d, rel=1e-10)
-        np.testing.assert_allclose(g_g[:5], g_d[:5], rtol=1e-9, atol=1e-10)
-        assert abs(g_d[5]) < 1e-10
-    r = y - X @ theta[:5] - theta[5]
-    ref = 0.5 * (sw @ r**2) / len(y) + 0.5 * l2 * theta[:5] @ theta[:5]
-    assert f_d == pytest.approx(ref, rel=1e-12)
-    lip = direct.lipschitz(1.0, 0)
-    A = np.hstack([X, np.ones((80, 1))])
-    exact = np.linalg.eigvalsh(A.T @ (sw[:, None] * A))[-1] / 80 + l2
-    assert lip == pytest.approx(exact, rel=1e-3)
+    prob = _problem(Xk, y, sw, 0.02, 0.5, loss=loss)
+    Xt, yt = _standardized(prob, X)
+    p = prob.p
+    s = prob.sw / prob.n_train
+    fit = prob.datafit  # epsilon in the units of the standardized target
+
+    def f_grad(theta):
+        pred = Xt @ theta[:p] + theta[p]
+        d = s * fit.derivatives(yt, pred)
+        f = s @ fit.values(yt, pred) + 0.5 * prob.penalty.l2 @ theta[:p] ** 2
+        g = np.append(Xt.T @ d + prob.penalty.l2 * theta[:p], d.sum())
+        if kind == GRAM:
+            g[p] = 0.0  # the intercept is eliminated (centred data)
+        return f, g
+
+    theta0 = np.zeros(p + 1)
+    step = 3.0 / np.linalg.eigvalsh(Xt.T @ (s[:, None] * Xt))[-1]  # too large: backtracking
+    x, objs, zx = _run_fista(prob, kind, theta0, step, 30)
+    x_ref, objs_ref = numpy_fista(f_grad, prob.penalty.l1, theta0, step, 30)
+    np.testing.assert_allclose(x, x_ref, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(objs, objs_ref, rtol=1e-9)
+    if kind == ROWS:  # the stored products are those of the iterate (raw rows, v = w~ / s)
+        np.testing.assert_allclose(zx, X @ (x[:p] / prob.pre.scale), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_centered_gram_matches_numpy(sparse):
+    X, y, sw = _small_problem(n=80, p=6, sparse=sparse, scales=SCALES)
+    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.0, 0.0, loss="squared_error")
+    Xt, yt = _standardized(prob, X)
+    s = prob.sw / prob.n_train
+    G, c, yy = centered_gram(prob)
+    np.testing.assert_allclose(G, Xt.T @ (s[:, None] * Xt), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c, Xt.T @ (s * yt), rtol=1e-9, atol=1e-12)
+    assert yy == pytest.approx(s @ yt**2, rel=1e-12)
+
+
+def numpy_gap(prob, Xt, yt, theta, loss):
+    """Fenchel duality gap of the standardized problem at theta, from scratch: dual point
+    phi'(r), shifted to sum to zero, shrunk into the conjugate's domain and into the L1
+    box where a coordinate has no L2 part."""
+    p = prob.p
+    s = prob.sw / prob.n_train
+    fit = prob.datafit
+    pen = prob.penalty
+    r_pred = Xt @ theta[:p] + theta[p]
+    primal = s @ fit.values(yt, r_pred) + pen.value(theta[:p])
+    th = fit.derivatives(yt, r_pred)
+    th = th - (s @ th) / s.sum()
+    k = min(1.0, fit.conjugate_radius / np.max(np.abs(th)))
+    u = Xt.T @ (s * th)
+    k *= pen.dual_scale(k * u)
+    dual = -(s @ (fit.conjugate(k * th) + k * th * yt)) - pen.conjugate(-k * u)
+    return primal - dual
+
+
+@pytest.mark.parametrize("loss, kind", [("squared_error", GRAM), ("squared_error", ROWS),
+                                        ("huber", ROWS), ("log_cosh", ROWS)])
+@pytest.mark.parametrize("l1_ratio", [0.5, 1.0])
+def test_duality_gap_matches_numpy_and_bounds_the_suboptimality(loss, kind, l1_ratio):
+    from ensemblekit.estimators._fista import _gap, _value_grad
+
+    X, y, sw = _small_problem(n=80, p=6, scales=SCALES)
+    prob = _problem(X, y, sw, 0.02, l1_ratio, loss=loss)
+    Xt, yt = _standardized(prob, X)
+    p = prob.p
+    rng = np.random.RandomState(4)
+    gram = GramArgs(*centered_gram(prob)) if kind == GRAM else GramArgs(
+        np.zeros((0, 0)), np.zeros(0), 0.0)
+    radius = min(prob.datafit.conjugate_radius, 1e300)
+    xts = np.zeros(p)
+    # the optimum, by running the solver long
+    x_star, objs, _ = _run_fista(prob, kind, np.zeros(p + 1), 1.0, 100000, until_converged=True)
+    f_star = objs[-1]
+    for scale in (1.0, 0.1, 0.0):
+        theta = x_star + scale * rng.randn(p + 1) * 0.3
+        if kind == GRAM:
+            theta[p] = 0.0
+        z = np.asarray(X @ (theta[:p] / prob.pre.scale), dtype=np.float64)
+        g, graw = np.zeros(p + 1), np.zeros(p + 1)
+        f = _value_grad(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
+                        prob.train, float(prob.n_train), p, True, theta, z, g, graw)
+        primal = f + prob.penalty.l1_value(theta[:p])
+        gap = _gap(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
+                   prob.train, float(prob.n_train), p, True, radius, xts, theta, z, g, primal)
+        # (abs: the rounding of objectives of order 1)
+        assert gap == pytest.approx(numpy_gap(prob, Xt, yt, theta, loss), rel=1e-7, abs=1e-10)
+        assert gap >= primal - f_star - 1e-12  # a certificate: it bounds the suboptimality

@@ -1,0 +1,198 @@
+"""The preconditioner: the solvers work on standardized features and target, exactly.
+
+Raw columns in dollars, square feet and years make first-order methods crawl or diverge:
+the step that suits one column is 10^8 times too large for another. As glmnet does, the
+solvers therefore see
+
+    x~_ij = (x_ij - m_j) / s_j,        y~_i = (y_i - m_y) / s_y,
+
+with m, s the weighted means and standard deviations of the training rows (without
+centring, s is the root mean square). The change of variables is exact and undone
+exactly: with w_j = s_y w~_j / s_j and b = m_y + s_y b~ - sum_j m_j w_j the predictions are
+the same, so the optimum is the original one, and
+
+* the penalty stays on the original coefficients: alpha l1_ratio |w_j| becomes
+  l1_j |w~_j| with l1_j proportional to 1/s_j, the L2 part becomes coordinate-weighted by
+  1/s_j^2 (``penalty``), applied by a per-coordinate weighted prox;
+* the target is put in standard units only for losses that are homogeneous in the
+  residual (``Datafit.degree``; epsilon is rescaled with it): phi(s_y r) = s_y^d phi_s(r),
+  so the objective is the original one times s_y^-d (``objective_scale``);
+* centring is implicit: no centred copy of X is made (sparse X stays sparse); the passes
+  over X use the raw rows with the coefficients v = w~ / s and the offset b~ - m.v.
+
+A learning rate, a tolerance and a step count then mean the same thing on every data set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._penalties import WeightedElasticNet
+
+
+@njit(cache=True)
+def _dense_moments(Xd, rows, sw, shift, s1, s2):
+    """s1_j = sum_r sw_r (x_rj - shift_j), s2_j = sum_r sw_r (x_rj - shift_j)^2 over
+    ``rows`` (a shift near the mean keeps the variance free of cancellation)."""
+    p = Xd.shape[1]
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        w = sw[i]
+        if w == 0.0:
+            continue
+        for j in range(p):
+            d = Xd[i, j] - shift[j]
+            s1[j] += w * d
+            s2[j] += w * d * d
+
+
+@njit(cache=True)
+def _csr_moments(data, indices, indptr, rows, sw, s1, s2):
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        w = sw[i]
+        if w == 0.0:
+            continue
+        for q in range(indptr[i], indptr[i + 1]):
+            v = data[q]
+            s1[indices[q]] += w * v
+            s2[indices[q]] += w * v * v
+
+
+def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center: bool, p: int):
+    """Weighted means (zeros without centring) and standard deviations (root mean squares
+    without centring) of the p columns over ``rows``; constant columns get scale 1."""
+    Xd, data, indices, indptr, is_sparse = inputs
+    total = float(sw[rows].sum())
+    if is_sparse:
+        s1, s2 = np.zeros(p), np.zeros(p)
+        _csr_moments(data, indices, indptr, rows, sw, s1, s2)
+        mean = s1 / total
+        var = s2 / total - mean**2 if center else s2 / total
+    else:
+        shift = np.asarray(Xd[rows[0]], dtype=np.float64) if center and rows.size else np.zeros(p)
+        s1, s2 = np.zeros(p), np.zeros(p)
+        _dense_moments(Xd, rows, sw, shift, s1, s2)
+        d = s1 / total
+        mean = shift + d
+        var = s2 / total - d**2 if center else s2 / total
+    if not center:
+        mean = np.zeros(p)
+    scale = np.sqrt(np.maximum(var, 0.0))
+    # A column that is constant on these rows carries no information once centred: any
+    # scale is exact, 1 keeps it unchanged. Without centring only an all-zero column is.
+    tiny = 1e-12 * np.maximum(np.abs(mean), 1e-300) if center else 0.0
+    scale[~(scale > tiny)] = 1.0
+    return mean, scale
+
+
+class Preconditioner:
+    """Affine change of variables between the original and the solver's coordinates.
+
+    Parameters
+    ----------
+    mean, scale : ndarray of shape (n_features,)
+        m_j and s_j (s_j > 0); ``mean`` is zero without centring.
+    y_mean, y_scale : float
+        m_y and s_y.
+    degree : int or None
+        Homogeneity degree of the loss (``Datafit.degree``); None when y is not scaled.
+    fit_intercept : bool
+        Whether the model has an intercept (without one nothing is centred).
+    """
+
+    def __init__(self, mean, scale, y_mean=0.0, y_scale=1.0, degree=None, fit_intercept=True):
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scale = np.asarray(scale, dtype=np.float64)
+        self.inv_scale = 1.0 / self.scale
+        self.y_mean = float(y_mean)
+        self.y_scale = float(y_scale)
+        self.degree = degree
+        self.fit_intercept = bool(fit_intercept)
+        self.centered = bool(np.any(self.mean != 0.0))
+
+    @classmethod
+    def identity(cls, p: int, fit_intercept: bool = True) -> Preconditioner:
+        return cls(np.zeros(p), np.ones(p), fit_intercept=fit_intercept)
+
+    @classmethod
+    def from_data(cls, inputs, y, sw, rows, *, fit_intercept: bool, center: bool,
+                  datafit, n_features: int) -> Preconditioner:
+        """Statistics of the rows ``rows`` (positive weight); y's over all of them."""
+        mean, scale = column_moments(inputs, rows, sw, center and fit_intercept, n_features)
+        degree = datafit.degree
+        y_mean, y_scale = 0.0, 1.0
+        if fit_intercept:
+            y_mean = float(np.sum(sw * y) / sw.sum())
+        if degree is not None:
+            yc = y.astype(np.float64) - y_mean
+            y_scale = float(np.sqrt(np.sum(sw * yc * yc) / sw.sum()))
+            if not (y_scale > 1e-12 * max(abs(y_mean), 1e-300)) or not np.isfinite(y_scale):
+                y_scale = 1.0
+        else:
+            degree = None
+        return cls(mean, scale, y_mean, y_scale, degree, fit_intercept)
+
+    @property
+    def objective_scale(self) -> float:
+        """Original objective = objective_scale * the solver's objective."""
+        return 1.0 if self.degree is None else self.y_scale**self.degree
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        if self.y_mean == 0.0 and self.y_scale == 1.0:
+            return y
+        out = (y.astype(np.float64) - self.y_mean) / self.y_scale
+        return out.astype(y.dtype, copy=False)
+
+    def penalty(self, alpha: float, l1_ratio: float) -> WeightedElasticNet:
+        """alpha (l1_ratio |w|_1 + (1 - l1_ratio)/2 |w|^2) in the solver's coordinates,
+        divided by ``objective_scale``."""
+        sy = self.y_scale if self.degree is not None else 1.0
+        d = self.degree if self.degree is not None else 0
+        l1 = alpha * l1_ratio * sy ** (1 - d) * self.inv_scale
+        l2 = alpha * (1.0 - l1_ratio) * sy ** (2 - d) * self.inv_scale**2
+        return WeightedElasticNet(l1, l2)
+
+    def to_original(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
+        """(coef, intercept) of the solver's (w~, b~)."""
+        p = self.scale.shape[0]
+        sy = self.y_scale
+        coef = sy * theta[:p] * self.inv_scale
+        if not self.fit_intercept:
+            return coef, 0.0
+        return coef, float(self.y_mean + sy * theta[p] - self.mean @ coef)
+
+    def from_original(self, coef: np.ndarray, intercept: float) -> np.ndarray:
+        p = self.scale.shape[0]
+        theta = np.zeros(p + 1)
+        theta[:p] = np.asarray(coef, dtype=np.float64) * self.scale / self.y_scale
+        if self.fit_intercept:
+            theta[p] = (intercept - self.y_mean + self.mean @ coef) / self.y_scale
+        return theta
+
+    def raw(self, theta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(v, c) with x~.w~ + b~ = x.v + c: the parameters the passes over raw X take."""
+        p = self.scale.shape[0]
+        u = np.empty(p + 1) if out is None else out
+        np.multiply(theta[:p], self.inv_scale, out=u[:p])
+        u[p] = theta[p] - (self.mean @ u[:p] if self.centered else 0.0)
+        return u
+
+    def tilde_grad(self, graw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Gradient in the solver's coordinates from sum_i d_i (x_i, 1) on raw rows."""
+        p = self.scale.shape[0]
+        g = np.empty(p + 1) if out is None else out
+        if self.centered:
+            np.multiply(graw[:p] - self.mean * graw[p], self.inv_scale, out=g[:p])
+        else:
+            np.multiply(graw[:p], self.inv_scale, out=g[:p])
+        g[p] = graw[p]
+        return g
+
+
+def sample_rows(positive: np.ndarray, limit: int, rng) -> np.ndarray:
+    """All of ``positive``, or ``limit`` of them drawn without replacement (sorted)."""
+    if positive.shape[0] <= limit:
+        return positive
+    return np.sort(rng.choice(positive, size=limit, replace=False))
