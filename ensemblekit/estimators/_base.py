@@ -87,15 +87,18 @@ class BaseGD(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ validation
+    # float32 input is kept as float32 (the kernels are compiled per dtype).
+    _fit_dtypes = (np.float64, np.float32)
+
     def _validate_training_data(self, X, y, sample_weight, reset):
         X, y = validate_data(
-            self, X, y, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32],
+            self, X, y, reset=reset, accept_sparse="csr", dtype=list(self._fit_dtypes),
             y_numeric=True, multi_output=True, ensure_min_samples=2,
         )
         if y.ndim == 2 and y.shape[1] != 1:
             raise ValueError(
                 f"{type(self).__name__} does not support multi-output targets: y has shape "
-                f"{y.shape}. Fit one estimator per column, e.g. with "
+                f"{y.shape}, expected a 1D array. Fit one estimator per column, e.g. with "
                 "sklearn.multioutput.MultiOutputRegressor."
             )
         y = column_or_1d(y, warn=True)

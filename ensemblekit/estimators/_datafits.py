@@ -136,10 +136,8 @@ class Datafit:
 
 
 def weighted_quantile(y: np.ndarray, sw: np.ndarray, q: float) -> float:
-    """Smallest y_(k) whose cumulative weight reaches q of the total (lower quantile)."""
-    if np.all(sw == sw[0]):
-        k = min(int(np.ceil(q * y.shape[0])) - 1, y.shape[0] - 1)
-        return float(np.partition(y, max(k, 0))[max(k, 0)])
+    """Smallest y_(k) whose cumulative weight reaches q of the total (lower quantile, up to
+    the rounding of the cumulative sums)."""
     order = np.argsort(y, kind="stable")
     cum = np.cumsum(sw[order])
     k = int(np.searchsorted(cum, q * cum[-1]))

@@ -43,16 +43,23 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from numba import njit
 
+from ._concomitant import concomitant_gap, huber_loss, huber_loss_grad, optimal_scale
 from ._losses import loss_conjugate, loss_derivative
-from ._passes import rows_grad_lin, rows_lin
+from ._passes import matvec, rmatvec, rows_grad_lin, rows_lin
 
 GRAM = 0
 ROWS = 1
+HUBER = 2  # the concomitant-scale Huber datafit (``_concomitant``), on the rows of X
 
 GramArgs = namedtuple("GramArgs", ["G", "c", "yy"])
+# How the loop steps: ``metric`` the lower Cholesky factor of a p+1 x p+1 metric M (steps
+# y - h M^-1 g; empty: the identity, with the L1 prox), ``momentum`` (accelerate or not),
+# ``grow`` (the step is multiplied by it after each accepted step: for a curvature that
+# changes along the path), ``eps`` and ``sigma_min`` (HUBER).
+FistaOptions = namedtuple("FistaOptions", ["metric", "momentum", "grow", "eps", "sigma_min"])
 # Scalars carried between blocks: t (momentum), step, objective of x, objective at
-# the start, KKT scale, last certificate.
-SC_T, SC_STEP, SC_OBJ, SC_START, SC_KKT0, SC_CERT, SC_SIZE = range(7)
+# the start, KKT scale, last certificate, sigma (HUBER).
+SC_T, SC_STEP, SC_OBJ, SC_START, SC_KKT0, SC_CERT, SC_SIGMA, SC_SIZE = range(8)
 
 # The Gram path stores a p x p matrix; beyond this many features it is not worth it.
 GRAM_MAX_FEATURES = 4000
@@ -95,58 +102,93 @@ def _l1_value(pen, theta, p):
 
 
 @njit(cache=True)
-def _value_grad(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, theta, z, g,
-                graw):
+def _gram_quadratic(gram, theta, p, g):
+    """1/2 ||r||^2 / n from the Gram matrix; with ``g`` of length p + 1, G theta - c in it."""
+    G, c = gram.G, gram.c
+    quad = 0.0
+    lin = 0.0
+    for j in range(p):
+        s = 0.0
+        for k in range(p):
+            s += G[j, k] * theta[k]
+        if g.shape[0] > 0:
+            g[j] = s - c[j]
+        quad += theta[j] * s
+        lin += c[j] * theta[j]
+    return 0.5 * max(quad - 2.0 * lin + gram.yy, 0.0), lin
+
+
+@njit(cache=True)
+def _huber_residuals(rd, train, z, off, n_eff, r, swn):
+    """r_k = y~_i - (z_i + c) and the weights normalized to sum one, over training rows."""
+    for k in range(train.shape[0]):
+        i = train[k]
+        r[k] = rd.y[i] - (z[i] + off)
+        swn[k] = rd.sw[i] / n_eff
+
+
+@njit(cache=True)
+def _value_grad(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, opts, theta,
+                z, g, graw, buf, sc):
     """f(theta) (data term + L2 part) and its gradient g in the solver's coordinates.
 
-    ROWS: z = X v of theta is given (axpys only); GRAM: O(p^2).
+    ROWS/HUBER: z = X v of theta is given (axpys only); GRAM: O(p^2).
     """
     if kind == GRAM:
-        G, c = gram.G, gram.c
-        quad = 0.0
-        lin = 0.0
+        f, _ = _gram_quadratic(gram, theta, p, g)
         for j in range(p):
-            s = 0.0
-            for k in range(p):
-                s += G[j, k] * theta[k]
-            g[j] = s - c[j] + pen.l2[j] * theta[j]
-            quad += theta[j] * s
-            lin += c[j] * theta[j]
+            g[j] += pen.l2[j] * theta[j]
         g[p] = 0.0
-        return 0.5 * max(quad - 2.0 * lin + gram.yy, 0.0) + _l2_value(pen, theta, p)
+        return f + _l2_value(pen, theta, p)
     off = _raw_offset(pre, theta, p)
-    total = rows_grad_lin(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, rd.y, rd.sw,
-                          train, z, off, p, loss.code, loss.epsilon, loss.quantile, graw)
+    if kind == ROWS:
+        total = rows_grad_lin(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, rd.y,
+                              rd.sw, train, z, off, p, loss.code, loss.epsilon, loss.quantile,
+                              graw) / n_eff
+        scale = 1.0 / n_eff
+    else:
+        r, swn, psi, afull = buf[0], buf[1], buf[2], buf[3]
+        _huber_residuals(rd, train, z, off, n_eff, r, swn)
+        sigma = optimal_scale(r, swn, opts.eps, opts.sigma_min, sc[SC_SIGMA])
+        sc[SC_SIGMA] = sigma
+        total = huber_loss_grad(r, swn, opts.eps, sigma, psi)
+        for k in range(train.shape[0]):
+            afull[train[k]] = -psi[k]  # d/dprediction, as the rows passes write it
+        rmatvec(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, train, afull, graw[:p])
+        gs = 0.0
+        for k in range(train.shape[0]):
+            gs -= psi[k]
+        graw[p] = gs
+        scale = 1.0
     gsum = graw[p]
     for j in range(p):
         gj = graw[j]
         if pre.centered:
             gj -= pre.mean[j] * gsum
-        g[j] = pre.inv_scale[j] * gj / n_eff + pen.l2[j] * theta[j]
-    g[p] = gsum / n_eff if fit_intercept else 0.0
-    return total / n_eff + _l2_value(pen, theta, p)
+        g[j] = pre.inv_scale[j] * gj * scale + pen.l2[j] * theta[j]
+    g[p] = gsum * scale if fit_intercept else 0.0
+    return total + _l2_value(pen, theta, p)
 
 
 @njit(cache=True)
-def _value_lin(kind, gram, rd, pre, loss, pen, train, n_eff, p, theta, z, u):
-    """f(theta), and z = X v of theta (ROWS: one pass of dot products)."""
+def _value_lin(kind, gram, rd, pre, loss, pen, train, n_eff, p, opts, theta, z, u, buf, sc):
+    """f(theta), and z = X v of theta (ROWS/HUBER: one pass of dot products)."""
     if kind == GRAM:
-        G, c = gram.G, gram.c
-        quad = 0.0
-        lin = 0.0
-        for j in range(p):
-            s = 0.0
-            for k in range(p):
-                s += G[j, k] * theta[k]
-            quad += theta[j] * s
-            lin += c[j] * theta[j]
-        return 0.5 * max(quad - 2.0 * lin + gram.yy, 0.0) + _l2_value(pen, theta, p)
+        f, _ = _gram_quadratic(gram, theta, p, u[:0])
+        return f + _l2_value(pen, theta, p)
     for j in range(p):
         u[j] = pre.inv_scale[j] * theta[j]
     u[p] = _raw_offset(pre, theta, p)
-    total = rows_lin(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, rd.y, rd.sw, train,
-                     u, p, loss.code, loss.epsilon, loss.quantile, z)
-    return total / n_eff + _l2_value(pen, theta, p)
+    if kind == ROWS:
+        total = rows_lin(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, rd.y, rd.sw,
+                         train, u, p, loss.code, loss.epsilon, loss.quantile, z) / n_eff
+    else:
+        matvec(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, train, u[:p], z)
+        r, swn = buf[0], buf[1]
+        _huber_residuals(rd, train, z, u[p], n_eff, r, swn)
+        sigma = optimal_scale(r, swn, opts.eps, opts.sigma_min, sc[SC_SIGMA])
+        total = huber_loss(r, swn, opts.eps, sigma)
+    return total + _l2_value(pen, theta, p)
 
 
 @njit(cache=True)
@@ -183,26 +225,27 @@ def _penalty_conjugate(pen, ud, k, p):
 
 
 @njit(cache=True)
-def _gap(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, radius, xts, theta,
-         z, g, primal):
+def _gap(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, radius, xts, opts,
+         theta, z, g, primal, buf):
     """Duality gap at ``theta`` from the gradient ``g`` just computed there (-1: none)."""
     ud = np.empty(p)
     for j in range(p):
         ud[j] = g[j] - pen.l2[j] * theta[j]  # (X~^T S dual / n)_j, the data part
+    if kind == HUBER:
+        # psi (buf[2]) is the residual gradient at theta: X~^T psi = -ud.
+        if pen.has_l1:
+            return -1.0
+        for j in range(p):
+            ud[j] = -ud[j]
+        return concomitant_gap(primal, buf[2], ud, xts, buf[4], buf[1], opts.eps, pen.l2,
+                               fit_intercept, buf[0])
     if kind == GRAM:
         # Squared loss: the dual point is the residual, centred with the data.
         k = _dual_scale(pen, ud, 1.0, p)
         if k < 0.0:
             return -1.0
-        quad = 0.0
-        lin = 0.0
-        for j in range(p):
-            s = 0.0
-            for q in range(p):
-                s += gram.G[j, q] * theta[q]
-            quad += theta[j] * s
-            lin += gram.c[j] * theta[j]
-        rr = max(quad - 2.0 * lin + gram.yy, 0.0)  # ||r||^2 / n
+        f, lin = _gram_quadratic(gram, theta, p, ud[:0])
+        rr = 2.0 * f  # ||r||^2 / n
         ry = lin - gram.yy  # r . y~ / n
         dual = -0.5 * k * k * rr - k * ry - _penalty_conjugate(pen, ud, k, p)
         return primal - dual
@@ -264,26 +307,47 @@ def _kkt(pen, theta, g, p, fit_intercept):
 
 
 @njit(cache=True)
+def _metric_solve(L, g, d):
+    """d = M^-1 g with M = L L^T (forward and back substitution, O(q^2))."""
+    q = L.shape[0]
+    for i in range(q):
+        s = g[i]
+        for k in range(i):
+            s -= L[i, k] * d[k]
+        d[i] = s / L[i, i]
+    for i in range(q - 1, -1, -1):
+        s = d[i]
+        for k in range(i + 1, q):
+            s -= L[k, i] * d[k]
+        d[i] = s / L[i, i]
+
+
+@njit(cache=True)
 def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, radius, xts,
-                x, yk, zx, zy, zbuf, sc, max_iter, tol, out_obj, out_loss, out_cert,
+                opts, x, yk, zx, zy, zbuf, buf, sc, max_iter, tol, out_obj, out_loss, out_cert,
                 out_gnorm):
     """Run up to ``max_iter`` FISTA iterations in place; return (iterations, status).
 
-    status: 1 converged (certificate <= tol), 0 not yet, -1 non-finite values.
+    status: 1 converged (certificate <= tol), 0 not yet, 2 stalled (no step decreases the
+    objective at this precision: stopped, not certified), -1 non-finite values.
     ``x``/``yk`` are the iterate and the extrapolated point (p + 1 entries, intercept
-    last; GRAM keeps the intercept at 0), ``zx``/``zy`` their products X v (ROWS),
-    ``zbuf`` a spare n-vector, ``sc`` the scalars ``SC_*``. Per iteration the objective of
-    the iterate, the certificate and the gradient norm at the extrapolated point are
-    written to the ``out_*`` arrays (``out_loss``: the data term of the iterate).
+    last; GRAM keeps the intercept at 0), ``zx``/``zy`` their products X v (ROWS, HUBER),
+    ``zbuf`` a spare n-vector, ``buf`` HUBER's scratch (residuals, normalized weights,
+    residual gradient, an n-vector, targets), ``sc`` the scalars ``SC_*``. Per iteration
+    the objective of the iterate, its data term, the certificate and the gradient norm at
+    the extrapolated point are written to the ``out_*`` arrays.
     """
     q = p + 1
     g = np.empty(q)
     graw = np.empty(q)
     u = np.empty(q)
     xn = np.empty(q)
+    dvec = np.empty(q)
+    use_metric = opts.metric.shape[0] > 0
+    rows_kind = kind != GRAM
     for it in range(max_iter):
-        f_y = _value_grad(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, yk,
-                          zy, g, graw)
+        f_y = _value_grad(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, opts,
+                          yk, zy, g, graw, buf, sc)
         if not math.isfinite(f_y):
             return it, -1
         p_y = f_y + _l1_value(pen, yk, p)
@@ -291,7 +355,7 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
         if sc[SC_KKT0] <= 0.0:
             sc[SC_KKT0] = max(big, 1e-300)
         gap = _gap(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, radius,
-                   xts, yk, zy, g, p_y)
+                   xts, opts, yk, zy, g, p_y, buf)
         if gap >= 0.0:
             cert = max(gap, 0.0) / max(abs(p_y), 1e-300)
             done = gap <= tol * abs(p_y) or gap <= _FLOOR * abs(sc[SC_START])
@@ -303,7 +367,7 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
             # The extrapolated point is certified: it is the answer.
             for j in range(q):
                 x[j] = yk[j]
-            if kind == ROWS:
+            if rows_kind:
                 for i in range(zx.shape[0]):
                     zx[i] = zy[i]
             sc[SC_OBJ] = p_y
@@ -312,31 +376,55 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
             out_cert[it] = cert
             out_gnorm[it] = gnorm
             return it + 1, 1
+        if use_metric:
+            _metric_solve(opts.metric, g, dvec)
+        else:
+            for j in range(q):
+                dvec[j] = g[j]
+        gdir = 0.0
+        for j in range(q):
+            gdir += g[j] * dvec[j]
         slack = 1e-12 * max(abs(f_y), 1.0)
         step = sc[SC_STEP]
         f_new = 0.0
-        dd = 0.0
-        gd = 0.0
+        accepted = False
         for _ in range(60):
             for j in range(q):
-                xn[j] = yk[j] - step * g[j]
-            for j in range(p):
-                xn[j] = _soft(xn[j], step * pen.l1[j])
+                xn[j] = yk[j] - step * dvec[j]
+            if not use_metric:
+                for j in range(p):
+                    xn[j] = _soft(xn[j], step * pen.l1[j])
             if not fit_intercept:
                 xn[p] = 0.0
-            f_new = _value_lin(kind, gram, rd, pre, loss, pen, train, n_eff, p, xn, zbuf, u)
-            dd = 0.0
+            f_new = _value_lin(kind, gram, rd, pre, loss, pen, train, n_eff, p, opts, xn, zbuf,
+                               u, buf, sc)
             gd = 0.0
+            quad = 0.0
             for j in range(q):
                 d = xn[j] - yk[j]
-                dd += d * d
                 gd += g[j] * d
-            if f_new <= f_y + gd + dd / (2.0 * step) + slack:
+                quad += d * d
+            if use_metric:
+                quad = step * step * gdir  # ||x+ - y||_M^2 = step^2 g^T M^-1 g
+            if f_new <= f_y + gd + quad / (2.0 * step) + slack:
+                accepted = True
                 break
             step *= 0.5
-        sc[SC_STEP] = step
         if not math.isfinite(f_new):
             return it, -1
+        if not accepted:
+            # No step lowers the objective at this precision: the floating-point floor
+            # (or a kink, e.g. the Huber scale at its lower bound). Stop, uncertified.
+            out_obj[it] = sc[SC_OBJ]
+            out_loss[it] = out_loss[it - 1] if it > 0 else sc[SC_OBJ] - _l1_value(
+                pen, x, p) - _l2_value(pen, x, p)
+            out_cert[it] = cert
+            out_gnorm[it] = gnorm
+            return it + 1, 2
+        # Grow the step only after a decrease well above rounding: at the floating-point
+        # floor every step passes the test and a growing step would make the iterates
+        # wander (and the certificate with them).
+        sc[SC_STEP] = step * opts.grow if f_y - f_new > 1e3 * slack else step
         obj_new = f_new + _l1_value(pen, xn, p)
         out_cert[it] = cert
         out_gnorm[it] = gnorm
@@ -346,7 +434,7 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
         if obj_new > sc[SC_OBJ] and t > 1.0:
             for j in range(q):
                 yk[j] = x[j]
-            if kind == ROWS:
+            if rows_kind:
                 for i in range(zx.shape[0]):
                     zy[i] = zx[i]
             sc[SC_T] = 1.0
@@ -354,12 +442,12 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
             out_loss[it] = out_loss[it - 1] if it > 0 else sc[SC_OBJ] - _l1_value(
                 pen, x, p) - _l2_value(pen, x, p)
             continue
-        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t)) if opts.momentum else 1.0
         beta = (t - 1.0) / t_new
         for j in range(q):
             yk[j] = xn[j] + beta * (xn[j] - x[j])
             x[j] = xn[j]
-        if kind == ROWS:
+        if rows_kind:
             for k in range(train.shape[0]):
                 i = train[k]
                 zn = zbuf[i]
@@ -420,6 +508,15 @@ def centered_gram(prob):
     return G, c, yy
 
 
+def standardized_column_means(prob) -> np.ndarray:
+    """X~^T s / n over the training rows (zero up to rounding when the preconditioner
+    centres; the dual points' intercept shift needs the exact value): one pass."""
+    xs = np.zeros(prob.p)
+    rmatvec(*prob.inputs, prob.train, prob.sw, xs)
+    xts = prob.pre.tilde_grad(np.append(xs, prob.sw.sum())) / prob.n_train
+    return np.ascontiguousarray(xts[: prob.p])
+
+
 def solve_gram(G, c, l2):
     """argmin 1/2 w^T G w - c^T w + 1/2 sum l2 w^2: the linear system (G + diag l2) w = c,
     by Cholesky, or the minimum-norm least-squares solution when it is singular."""
@@ -448,7 +545,7 @@ def quadratic_suboptimality(G, c, l2, w):
 
 # -------------------------------------------------------------------- the solver
 class FistaState:
-    """Iterate, extrapolated point, their products X v (ROWS) and the scalars ``SC_*``.
+    """Iterate, extrapolated point, their products X v (ROWS, HUBER) and the scalars ``SC_*``.
 
     The n-vectors are not pickled; they are recomputed (one pass) when needed.
     """
@@ -462,6 +559,7 @@ class FistaState:
         self.xts = xts
         self.direct = direct
         self.zx = self.zy = None
+        self.metric = None
 
     def __getstate__(self):
         d = self.__dict__.copy()
@@ -497,16 +595,33 @@ class FistaSolver:
         Relative duality gap (KKT violation where there is no dual bound) to stop at.
     use_gram : bool
         Allow the Gram path for the squared loss.
+    metric : {"identity", "gram"}
+        Steps in the standardized coordinates, or in the metric of the Gram matrix of
+        [X~ 1] (a variable-metric method: with the concomitant Huber loss each step is then
+        a majorize-minimize step; only without an L1 part, whose prox it has no closed
+        form for).
+    momentum : bool
+        Nesterov's acceleration (with restart).
+    grow : float
+        Factor applied to the step after each accepted step (>= 1): for a curvature that
+        changes along the path (the concomitant Huber loss, 2 / sigma).
     """
 
-    def __init__(self, learning_rate_init=None, tol=1e-6, use_gram=True):
+    def __init__(self, learning_rate_init=None, tol=1e-6, use_gram=True, metric="identity",
+                 momentum=True, grow=1.0):
         self.learning_rate_init = learning_rate_init
         self.tol = tol
         self.use_gram = use_gram
+        self.metric = metric
+        self.momentum = momentum
+        self.grow = grow
 
     def kind(self, prob) -> int:
+        from ._concomitant import ConcomitantHuber
         from ._losses import SQUARED_ERROR
 
+        if isinstance(prob.datafit, ConcomitantHuber):
+            return HUBER
         if (self.use_gram and prob.datafit.code == SQUARED_ERROR
                 and prob.p <= GRAM_MAX_FEATURES and prob.n_train >= 2 * prob.p
                 and (prob.pre.centered or not prob.fit_intercept)):
@@ -514,65 +629,117 @@ class FistaSolver:
         return ROWS
 
     def smooth_part(self, prob):
-        """What ``start`` builds from the data alone (cached by ``partial_fit``)."""
-        if self.kind(prob) == GRAM:
-            G, c, yy = centered_gram(prob)
-            return GramArgs(G, c, yy), np.zeros(prob.p)
-        from ._passes import rmatvec
-
-        xs = np.zeros(prob.p)
-        rmatvec(*prob.inputs, prob.train, prob.sw, xs)
-        xts = prob.pre.tilde_grad(np.append(xs, prob.sw.sum())) / prob.n_train
-        return _EMPTY_GRAM, np.ascontiguousarray(xts[: prob.p])
+        """What ``start`` builds from the data alone (cached by ``partial_fit``): the Gram
+        matrix (GRAM, and the metric "gram"), X~^T s / n (ROWS, HUBER)."""
+        kind = self.kind(prob)
+        gram = _EMPTY_GRAM
+        if kind == GRAM or self.metric == "gram":
+            gram = GramArgs(*centered_gram(prob))
+        return gram, standardized_column_means(prob)
 
     def start(self, prob, theta0, rng, smooth=None) -> FistaState:
         kind = self.kind(prob)
         gram, xts = smooth if smooth is not None else self.smooth_part(prob)
         x = theta0.copy()
         if kind == GRAM or not prob.fit_intercept:
-            x[prob.p] = 0.0 if kind == GRAM else x[prob.p]
-        if not prob.fit_intercept:
             x[prob.p] = 0.0
         sc = np.zeros(SC_SIZE)
         sc[SC_T] = 1.0
-        direct = kind == GRAM and not prob.penalty.has_l1
+        sc[SC_SIGMA] = -1.0
+        direct = (kind == GRAM and not prob.penalty.has_l1 and self.learning_rate_init is None)
         state = FistaState(x, kind, sc, gram, xts, direct)
+        self._attach(prob, state)
+        f0 = self._value(prob, state, state.x)
+        sc[SC_OBJ] = f0
+        sc[SC_START] = f0
+        if self.metric == "gram" and not prob.penalty.has_l1:
+            state.metric = self._metric(prob, state, gram, xts)
         if self.learning_rate_init is not None:
             sc[SC_STEP] = float(self.learning_rate_init)
         elif direct:
             sc[SC_STEP] = 1.0
+        elif kind == HUBER:
+            # The majorize-minimize step of the Huber loss at the starting scale: sigma / 2
+            # in the Gram metric; the backtracking and ``grow`` follow sigma afterwards.
+            sigma = max(sc[SC_SIGMA], 1e-300)
+            lip = 2.0 / sigma * (1.0 if state.metric is not None else max(
+                prob.top_eigenvalue(self._stats_rows(prob, rng)), 1e-300))
+            sc[SC_STEP] = 1.0 / lip
         else:
             l2 = float(prob.penalty.l2.max()) if prob.p else 0.0
             if kind == GRAM:
                 lip = _largest_eigenvalue(gram.G) + l2
             else:
-                from ._problem import STATS_ROWS, sample_rows
-
-                rows = sample_rows(prob.train, STATS_ROWS, rng)
+                rows = self._stats_rows(prob, rng)
                 lip = (prob.datafit.curvature or 1.0) * prob.top_eigenvalue(rows) + l2
             sc[SC_STEP] = 1.0 / lip if lip > 0 else 1.0
-        self._attach(prob, state)
-        f0 = self._value(prob, state, state.x)
-        sc[SC_OBJ] = f0
-        sc[SC_START] = f0
         return state
 
+    @staticmethod
+    def _stats_rows(prob, rng):
+        from ._problem import STATS_ROWS, sample_rows
+
+        return sample_rows(prob.train, STATS_ROWS, rng)
+
+    @staticmethod
+    def _metric(prob, state, gram, xts):
+        """Lower Cholesky factor of G~ (with the intercept row) + diag(l2) sigma / 2."""
+        p = prob.p
+        q = p + 1
+        M = np.zeros((q, q))
+        M[:p, :p] = gram.G
+        M[:p, p] = M[p, :p] = xts
+        M[p, p] = 1.0 if prob.fit_intercept else 0.0
+        sigma = state.sc[SC_SIGMA] if state.kind == HUBER and state.sc[SC_SIGMA] > 0 else 1.0
+        M[np.arange(p), np.arange(p)] += prob.penalty.l2 * (0.5 * sigma)
+        if not prob.fit_intercept:
+            M[p, p] = 1.0
+        # Jitter keeps the factorization defined for singular Gram matrices (p > n,
+        # duplicated or constant columns); it only perturbs the metric, not the problem.
+        jitter = 1e-10 * max(np.trace(M) / q, 1e-300)
+        M[np.arange(q), np.arange(q)] += jitter
+        return np.ascontiguousarray(sla.cholesky(M, lower=True, check_finite=False))
+
     def _attach(self, prob, state):
-        if state.kind == ROWS and state.zx is None:
+        if state.kind != GRAM and state.zx is None:
             state.zx = np.zeros(prob.n)
             state.zy = np.zeros(prob.n)
             u = prob.pre.raw(state.x)
-            from ._passes import matvec
-
             matvec(*prob.inputs, prob.train, u[: prob.p], state.zx)
             u = prob.pre.raw(state.y)
             matvec(*prob.inputs, prob.train, u[: prob.p], state.zy)
 
+    def _buffers(self, prob, state):
+        if state.kind != HUBER:
+            return _EMPTY_BUF
+        m = prob.n_train
+        y = np.ascontiguousarray(np.asarray(prob.y, dtype=np.float64)[prob.train])
+        return (np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(prob.n), y)
+
+    def _options(self, prob, state):
+        from ._concomitant import SIGMA_MIN
+
+        metric = state.metric if state.metric is not None else _NO_METRIC
+        eps = getattr(prob.datafit, "epsilon", 0.0)
+        return FistaOptions(metric, bool(self.momentum), float(self.grow), float(eps),
+                            SIGMA_MIN / prob.pre.y_scale)
+
     def _value(self, prob, state, theta):
-        z = np.zeros(prob.n if state.kind == ROWS else 0)
+        z = np.zeros(prob.n if state.kind != GRAM else 0)
         u = np.empty(prob.p + 1)
         f = _value_lin(state.kind, state.gram, prob.rows, prob.pre_args, prob.datafit.args,
-                       prob.pen_args, prob.train, float(prob.n_train), prob.p, theta, z, u)
+                       prob.pen_args, prob.train, float(prob.n_train), prob.p,
+                       self._options(prob, state), theta, z, u, self._buffers(prob, state),
+                       state.sc)
+        if state.kind == HUBER:
+            # the scale at the start, for the first step and the metric
+            from ._concomitant import optimal_scale
+
+            buf = self._buffers(prob, state)
+            r = buf[4] - (z[prob.train] + u[prob.p])
+            swn = prob.sw[prob.train] / prob.n_train
+            state.sc[SC_SIGMA] = optimal_scale(r, swn, self._options(prob, state).eps,
+                                               self._options(prob, state).sigma_min, -1.0)
         return f + prob.penalty.l1_value(theta[: prob.p])
 
     def ensure(self, prob, state, smooth):
@@ -588,14 +755,15 @@ class FistaSolver:
             return [self._direct(prob, state)]
         tol = 0.0 if self.tol is None else float(self.tol)
         out = np.zeros((4, n_epochs))
-        zbuf = np.zeros(prob.n if state.kind == ROWS else 0)
-        zx = state.zx if state.kind == ROWS else zbuf
-        zy = state.zy if state.kind == ROWS else zbuf
+        zbuf = np.zeros(prob.n if state.kind != GRAM else 0)
+        zx = state.zx if state.kind != GRAM else zbuf
+        zy = state.zy if state.kind != GRAM else zbuf
         radius = min(prob.datafit.conjugate_radius, 1e300)
         n_done, status = fista_block(
             state.kind, state.gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
             prob.train, float(prob.n_train), prob.p, prob.fit_intercept, radius, state.xts,
-            state.x, state.y, zx, zy, zbuf, state.sc, n_epochs, tol, out[0], out[1], out[2],
+            self._options(prob, state), state.x, state.y, zx, zy, zbuf,
+            self._buffers(prob, state), state.sc, n_epochs, tol, out[0], out[1], out[2],
             out[3])
         if status < 0:
             from ._exceptions import DivergenceError
@@ -612,6 +780,8 @@ class FistaSolver:
                                        certificate=float(out[2, k])))
         if status == 1 and records:
             records[-1].converged = True
+        elif status == 2 and records:
+            records[-1].stalled = True
         return records
 
     def _direct(self, prob, state):
@@ -647,3 +817,5 @@ def _grad_unit(prob) -> float:
 
 
 _EMPTY_GRAM = GramArgs(np.zeros((0, 0)), np.zeros(0), 0.0)
+_NO_METRIC = np.zeros((0, 0))
+_EMPTY_BUF = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))

@@ -1,4 +1,10 @@
-"""GDHuberRegressor: scikit-learn's HuberRegressor objective fitted by a first-order method."""
+"""GDHuberRegressor: scikit-learn's HuberRegressor objective fitted by a first-order method.
+
+A thin shell: the concomitant-scale Huber datafit (``_concomitant``), the L2 penalty and
+the full-batch solver (``_fista``, variable metric) do the work; this module adds the
+two things that are particular to this objective: the subsample warm start, and the
+interpolation certificate that settles the kinked optimum of p >= n exactly.
+"""
 
 from __future__ import annotations
 
@@ -8,331 +14,34 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from numba import njit
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._exceptions import DivergenceError
-from ._robust_utils import (
-    design_matvec,
-    design_rmatvec,
-    linear_predict,
-    single_threaded_blas,
-    validate_robust_fit_data,
-    weighted_gram,
+from ._base import BaseGD, GDConfig
+from ._concomitant import (  # noqa: F401 (re-exported for the tests and users)
+    SIGMA_MIN,
+    ConcomitantHuber,
+    duality_gap,
+    huber_loss,
+    huber_loss_grad,
+    huber_objective,
+    optimal_scale,
 )
+from ._fista import FistaSolver, standardized_column_means
+from ._linalg import single_threaded_blas
+from ._training import TrainingLoop, new_history
 
-# Same lower bound on the scale as HuberRegressor's L-BFGS-B box constraint.
-_SIGMA_MIN = 10.0 * np.finfo(np.float64).eps
-
-
-@njit(cache=True)
-def _scale_stats(r, sw, thr):
-    """Weight of the outliers (|r| > thr) and weighted sum of squares of the inliers."""
-    s_out = 0.0
-    q_in = 0.0
-    for i in range(r.shape[0]):
-        a = abs(r[i])
-        if a > thr:
-            s_out += sw[i]
-        else:
-            q_in += sw[i] * a * a
-    return s_out, q_in
+# The names the tests and earlier versions used.
+_SIGMA_MIN = SIGMA_MIN
+_optimal_scale = optimal_scale
+_huber_loss = huber_loss
+_huber_loss_grad = huber_loss_grad
+_duality_gap = duality_gap
 
 
-@njit(cache=True)
-def _optimal_scale(r, sw, eps, sigma_min, sigma_guess):
-    """Exact minimiser over sigma >= sigma_min of sum_i sw_i (sigma + sigma H_eps(r_i / sigma)).
-
-    ``sw`` sums to one. The derivative in sigma, 1 - eps^2 S_out(sigma) - Q_in(sigma) / sigma^2,
-    is nondecreasing and piecewise smooth; on each piece (fixed inlier set) its root has a
-    closed form, so a bracketed "root of the current piece" iteration lands on the exact
-    root after a handful of O(n) sweeps, with bisection as the safeguard.
-    """
-    eps2 = eps * eps
-    s_out, q_in = _scale_stats(r, sw, eps * sigma_min)
-    if 1.0 - eps2 * s_out - q_in / (sigma_min * sigma_min) >= 0.0:
-        return sigma_min
-    amax = 0.0
-    q_all = 0.0
-    for i in range(r.shape[0]):
-        a = abs(r[i])
-        if a > amax:
-            amax = a
-        q_all += sw[i] * a * a
-    lo = sigma_min
-    # Above max|r|/eps every sample is an inlier and the derivative is 1 - q_all/sigma^2.
-    hi = max(amax / eps, np.sqrt(q_all)) * (1.0 + 1e-12) + sigma_min
-    sigma = sigma_guess
-    if not (sigma > lo and sigma < hi):
-        sigma = 0.5 * (lo + hi)
-    for it in range(200):
-        s_out, q_in = _scale_stats(r, sw, eps * sigma)
-        gp = 1.0 - eps2 * s_out - q_in / (sigma * sigma)
-        if gp == 0.0:
-            return sigma
-        if gp < 0.0:
-            lo = sigma
-        else:
-            hi = sigma
-        den = 1.0 - eps2 * s_out
-        cand = -1.0
-        if den > 0.0 and q_in > 0.0:
-            cand = np.sqrt(q_in / den)
-        if abs(cand - sigma) <= 1e-15 * sigma:
-            return sigma
-        if cand > lo and cand < hi and it % 8 != 7:
-            sigma = cand
-        else:
-            # Geometric bisection: the bracket can span many orders of magnitude.
-            sigma = np.sqrt(lo * hi) if lo > 0.0 else 0.5 * hi
-        if hi - lo <= 4e-16 * hi:
-            return 0.5 * (lo + hi)
-    return sigma
-
-
-@njit(cache=True)
-def _huber_loss(r, sw, eps, sigma):
-    """sum_i sw_i (sigma + sigma H_eps(r_i / sigma)) in sklearn's parametrisation."""
-    thr = eps * sigma
-    loss = 0.0
-    for i in range(r.shape[0]):
-        a = abs(r[i])
-        if a > thr:
-            loss += sw[i] * (2.0 * eps * a - sigma * eps * eps)
-        else:
-            loss += sw[i] * a * a / sigma
-    return loss + sigma * sw.sum()
-
-
-@njit(cache=True)
-def _huber_loss_grad(r, sw, eps, sigma, psi):
-    """Loss as in ``_huber_loss`` and, in ``psi``, its derivative in each residual."""
-    thr = eps * sigma
-    loss = 0.0
-    for i in range(r.shape[0]):
-        a = r[i]
-        if a > thr:
-            loss += sw[i] * (2.0 * eps * a - sigma * eps * eps)
-            psi[i] = 2.0 * eps * sw[i]
-        elif a < -thr:
-            loss += sw[i] * (-2.0 * eps * a - sigma * eps * eps)
-            psi[i] = -2.0 * eps * sw[i]
-        else:
-            loss += sw[i] * a * a / sigma
-            psi[i] = 2.0 * sw[i] * a / sigma
-    return loss + sigma * sw.sum()
-
-
-def huber_objective(X, y, coef, intercept, scale, epsilon, alpha, sample_weight=None) -> float:
-    """HuberRegressor's objective, exactly as scikit-learn defines it (unnormalised).
-
-    ``sum_i s_i (sigma + H_eps((y_i - x_i w - b) / sigma) sigma) + alpha ||w||^2`` with
-    ``H_eps(z) = z^2`` for ``|z| <= eps`` and ``2 eps |z| - eps^2`` otherwise.
-    """
-    sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-    r = np.asarray(y, float) - np.asarray(X @ coef, float).ravel() - intercept
-    a = np.abs(r)
-    out = a > epsilon * scale
-    h = np.where(out, 2.0 * epsilon * a / scale - epsilon**2, (r / scale) ** 2)
-    return float(np.sum(sw * (scale + h * scale)) + alpha * np.dot(coef, coef))
-
-
-class _Metric:
-    """Preconditioner ``M`` of the (w, b) block: a Cholesky factor or a diagonal.
-
-    ``M`` approximates the weighted Gram matrix plus the ridge term expressed in units of
-    ``2 / sigma``, so that a step ``sigma / 2 * M^{-1} g`` is the exact majorise-minimise
-    step of the Huber loss at fixed sigma when ``M`` is the full Gram (no outliers).
-    """
-
-    def __init__(self, gram: np.ndarray, diagonal: bool, ridge: float, p: int, exact: bool):
-        self.exact = exact  # False when ``gram`` was computed on a subsample
-        self.gram = gram
-        self.diagonal = diagonal
-        self.ridge = ridge
-        self.p = p
-        self.sigma_ref = None
-
-    def update(self, sigma: float) -> None:
-        if self.sigma_ref is not None and 0.5 <= sigma / self.sigma_ref <= 2.0:
-            return
-        self.sigma_ref = sigma
-        q = self.gram.shape[0]
-        diag = np.diag(self.gram).copy() if not self.diagonal else self.gram.copy()
-        # Ridge in the metric's units: alpha ||w||^2 has curvature 2 alpha, that is
-        # (2 / sigma) * alpha * sigma.
-        add = np.zeros(q)
-        add[: self.p] = self.ridge * sigma
-        # Jitter keeps the factorisation defined when alpha = 0 and the Gram is singular
-        # (p > n, duplicated or constant columns); it only perturbs the metric.
-        jitter = 1e-10 * max(diag.mean(), 1e-300)
-        if self.diagonal:
-            self.inv_diag = 1.0 / (diag + add + jitter)
-        else:
-            M = self.gram + np.diag(add + jitter)
-            self.factor = sla.cho_factor(M, lower=True, check_finite=False)
-
-    def solve(self, g: np.ndarray) -> np.ndarray:
-        if self.diagonal:
-            return g * self.inv_diag
-        return sla.cho_solve(self.factor, g, check_finite=False)
-
-
-def _duality_gap(phi, psi, xpsi, xsw, y, sw, eps, alpha, fit_intercept) -> float:
-    """Certified gap phi - D(u) from the loss gradient psi (inf when alpha = 0).
-
-    Eliminating sigma leaves a positively homogeneous loss f(r), the support function of
-    C = {u : |u_i| <= 2 eps s_i, sum_i u_i^2 / (4 s_i) <= 1}, whose gradient psi lies in
-    C. The dual of min f(y - X~ z) + alpha ||w||^2 is max over u in C with sum(u) = 0 of
-    u^T y - ||X^T u||^2 / (4 alpha). Shifting psi by a multiple of s (sum(s) = 1) enforces
-    sum(u) = 0 and shrinking it returns it to C; X^T u follows from X^T psi and X^T s, so
-    the bound costs no pass over X.
-    """
-    if alpha == 0.0:
-        return np.inf
-    if fit_intercept:
-        shift = float(psi.sum())
-        u = psi - shift * sw
-        xu = xpsi - shift * xsw
-    else:
-        u, xu = psi, xpsi
-    # Any k in [0, k_max] keeps k u in C; the best one maximises the concave k a - k^2 b.
-    k_max = 1.0 / max(1.0, _dual_excess(u, sw, eps))
-    a = float(u @ y)
-    b = float(xu @ xu) / (4.0 * alpha)
-    k = k_max if b <= 0.0 else min(k_max, max(0.0, a / (2.0 * b)))
-    return phi - (k * a - k * k * b)
-
-
-@njit(cache=True)
-def _dual_excess(u, sw, eps):
-    """Smallest factor by which u must shrink to enter C (<= 1 means u is in C)."""
-    box = 0.0
-    ell = 0.0
-    for i in range(u.shape[0]):
-        if sw[i] > 0.0:
-            b = abs(u[i]) / (2.0 * eps * sw[i])
-            if b > box:
-                box = b
-            ell += u[i] * u[i] / (4.0 * sw[i])
-    return max(box, np.sqrt(ell))
-
-
-def _huber_fista(X, y, sw, epsilon, alpha, fit_intercept, z0, metric, max_iter, tol):
-    """Accelerated variable-metric gradient on phi(z) = min_sigma F(z, sigma), z = (w, b).
-
-    ``sw`` is normalised to sum to one and ``alpha`` divided accordingly, so phi is the
-    sklearn objective divided by the total sample weight. Partial minimisation over sigma
-    keeps phi convex (F is jointly convex, being a perspective) and its gradient is the
-    (w, b)-gradient of F at the optimal sigma (Danskin), which ``_optimal_scale`` computes
-    exactly in O(n). Each iteration costs two passes over X (X^T psi and X d); residuals
-    of trial points are linear combinations of stored products, so backtracking and
-    momentum need no extra pass. With the Gram metric the plain step is already the
-    majorise-minimise step, which contracts by about the outlier fraction per iteration,
-    and momentum was measured to add iterations; it is used with the diagonal metric only.
-    Returns (z, sigma, residual, n_iter, converged).
-    """
-    momentum = metric.diagonal
-    p = X.shape[1]
-    # X^T s for the dual certificate: read off this data's Gram matrix when there is one.
-    # The Gram mode's step estimate is reliable, so a metric borrowed from a subsample
-    # does not justify an extra pass and the certificate is skipped there.
-    if metric.diagonal:
-        xsw = design_rmatvec(X, sw, False)
-    elif metric.exact:
-        xsw = metric.gram[:p, p] if fit_intercept else np.zeros(p)
-    else:
-        xsw = None
-    eps = float(epsilon)
-    n = y.shape[0]
-    psi = np.empty(n)
-
-    def penalty(z):
-        return alpha * float(z[:p] @ z[:p])
-
-    z = z0.copy()
-    Xz = design_matvec(X, z, fit_intercept)
-    r_z = y - Xz
-    sigma_z = _optimal_scale(r_z, sw, eps, _SIGMA_MIN, -1.0)
-    phi_z = _huber_loss(r_z, sw, eps, sigma_z) + penalty(z)
-    zy, Xy, r_y = z, Xz, r_z
-    t = 1.0
-    theta = 1.0
-    sigma_y = sigma_z
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
-        sigma_y = _optimal_scale(r_y, sw, eps, _SIGMA_MIN, sigma_y)
-        phi_y = _huber_loss_grad(r_y, sw, eps, sigma_y, psi) + penalty(zy)
-        if not np.isfinite(phi_y):
-            raise DivergenceError(
-                "GDHuberRegressor diverged (non-finite objective); rescale X and y or "
-                "increase alpha."
-            )
-        gx = design_rmatvec(X, psi, fit_intercept)
-        g = -gx
-        g[:p] += 2.0 * alpha * zy[:p]
-        metric.update(sigma_y)
-        d = metric.solve(g)
-        gd = float(g @ d)
-        gap = np.inf
-        if xsw is not None:
-            gap = _duality_gap(phi_y, psi, gx[:p], xsw, y, sw, eps, alpha, fit_intercept)
-        # A full majorise-minimise step would lower phi by about sigma/4 g^T M^-1 g. That
-        # estimate is trustworthy in the Gram metric (curvature within a small factor of
-        # the metric); in the diagonal metric only the certified duality gap is, except
-        # for alpha = 0 where the dual gives no finite bound.
-        # At the lower bound of sigma phi behaves like an absolute loss (kinked; the case
-        # for epsilon = 1), where the smooth-curvature estimate means nothing.
-        smooth = sigma_y > 2.0 * _SIGMA_MIN
-        estimate_ok = smooth and (not metric.diagonal or alpha == 0.0)
-        small_step = 0.25 * sigma_y * gd <= tol * max(phi_y, 1e-300)
-        if gap <= tol * max(phi_y, 1e-300) or (estimate_ok and small_step):
-            z, sigma_z, phi_z, r_z = zy, sigma_y, phi_y, r_y
-            converged = True
-            break
-        Xd = design_matvec(X, d, False)
-        if fit_intercept:
-            Xd += d[p]
-        base = 0.5 * sigma_y
-        accepted = False
-        while theta < 1e12:
-            h = base / theta
-            r_new = r_y + h * Xd
-            z_new = zy - h * d
-            sigma_new = _optimal_scale(r_new, sw, eps, _SIGMA_MIN, sigma_y)
-            phi_new = _huber_loss(r_new, sw, eps, sigma_new) + penalty(z_new)
-            # The slack absorbs round-off once phi has converged to machine precision.
-            if phi_new <= phi_y - 0.5 * h * gd + 1e-15 * abs(phi_y):
-                accepted = True
-                break
-            theta *= 2.0
-        if not accepted:
-            # No step lowers phi at this precision: we sit on the floating-point floor.
-            floor = 1e3 * tol * max(phi_y, 1e-300)
-            converged = gap <= floor or (estimate_ok and 0.25 * sigma_y * gd <= floor)
-            break
-        theta = max(theta * 0.8, 1e-3)
-        if phi_new > phi_z and t > 1.0:
-            # Adaptive restart (O'Donoghue & Candes): momentum overshot, drop it.
-            zy, Xy, r_y, t, sigma_y = z, Xz, r_z, 1.0, sigma_z
-            continue
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t)) if momentum else 1.0
-        beta = (t - 1.0) / t_new
-        Xz_new = Xy - h * Xd
-        zy = z_new + beta * (z_new - z)
-        Xy = Xz_new + beta * (Xz_new - Xz)
-        r_y = y - Xy
-        z, Xz, r_z, sigma_z, phi_z = z_new, Xz_new, r_new, sigma_new, phi_new
-        t = t_new
-        sigma_y = sigma_new
-    return z, sigma_z, r_z, n_iter, converged
-
-
-class GDHuberRegressor(RegressorMixin, BaseEstimator):
+class GDHuberRegressor(BaseGD):
     r"""L2-regularised Huber regression with a concomitant scale, fitted by a first-order method.
 
     Twin of :class:`sklearn.linear_model.HuberRegressor`: same objective, same meaning of
@@ -347,14 +56,17 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         2\epsilon|z| - \epsilon^2 & |z| > \epsilon \end{cases}
 
     where :math:`s_i` are the sample weights. The objective is jointly convex (it is the
-    perspective of the Huber function). The scale is eliminated exactly (an O(n) piecewise
-    root find per evaluation) and the remaining convex function of :math:`(w, b)` is
-    minimised by variable-metric gradient steps with backtracking: in the metric of the
-    weighted Gram matrix (a fixed preconditioner computed once, ``preconditioner="gram"``)
-    each step is a majorise-minimise step, or, with its diagonal (``"diagonal"``), FISTA
-    with adaptive restart. For large ``n`` a fit on a random subsample provides the
-    starting point and the metric, so the exact full-batch phase needs only a few passes
-    over ``X``. A non-finite objective raises :class:`DivergenceError`.
+    perspective of the Huber function). It is assembled from the package's parts: the
+    concomitant-scale datafit (``_concomitant``: the scale is eliminated exactly, an O(n)
+    piecewise root find per evaluation), the L2 penalty, and the full-batch solver
+    (``_fista``) on the standardized problem, with variable-metric steps and
+    backtracking: in the metric of the weighted Gram matrix (a fixed preconditioner
+    computed once, ``preconditioner="gram"``) each step is a majorise-minimise step, or,
+    in the standardized coordinates (``"diagonal"``), FISTA with adaptive restart. It
+    stops on the datafit's certified duality gap. For large ``n`` a fit on a random
+    subsample provides the starting point and the metric, so the exact full-batch phase
+    needs only a few passes over ``X``. A non-finite objective raises
+    :class:`DivergenceError`.
 
     With ``epsilon=1`` the optimal scale is its lower bound and the objective is the
     kinked absolute loss, which this smooth solver approaches slowly (it then warns).
@@ -400,7 +112,15 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
     scale_ : float
         Optimal scale :math:`\sigma`.
     n_iter_ : int
-        Iterations of the full-batch phase.
+        Iterations of the full-batch phase (with ``partial_fit``: calls so far).
+    loss_curve_ : list of float
+        HuberRegressor's objective divided by the total sample weight, after each
+        iteration.
+    history_ : dict of lists
+        The training curves (see :class:`GDRegressor`); ``certificate`` is the relative
+        duality gap.
+    certificate_ : float
+        The certificate of the returned solution.
     outliers_ : ndarray of shape (n_samples,) of bool
         True where ``|y - Xw - b| > epsilon * scale_``.
     n_features_in_ : int
@@ -437,6 +157,8 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         "preconditioner": [StrOptions({"auto", "gram", "diagonal"})],
         "subsample": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left"), None],
         "random_state": ["random_state"],
+        "callbacks": [list, tuple, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -451,6 +173,8 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         preconditioner="auto",
         subsample="auto",
         random_state=None,
+        callbacks=None,
+        verbose=0,
     ):
         self.epsilon = epsilon
         self.alpha = alpha
@@ -461,6 +185,43 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         self.preconditioner = preconditioner
         self.subsample = subsample
         self.random_state = random_state
+        self.callbacks = callbacks
+        self.verbose = verbose
+
+    def _gd_config(self, sample_weight_sum: float) -> GDConfig:
+        # HuberRegressor's alpha ||w||^2 over the total weight is GDRegressor's
+        # (alpha / 2) ||w||^2 with alpha -> 2 alpha / sum(s).
+        return GDConfig(
+            datafit=ConcomitantHuber(float(self.epsilon)),
+            alpha=2.0 * float(self.alpha) / sample_weight_sum,
+            l1_ratio=0.0,
+            fit_intercept=bool(self.fit_intercept),
+            solver="fista",
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            random_state=self.random_state,
+            verbose=int(self.verbose),
+            callbacks=tuple(self.callbacks or ()),
+        )
+
+    def _diagonal(self, p: int) -> bool:
+        return self.preconditioner == "diagonal" or (self.preconditioner == "auto" and p > 2000)
+
+    def _solver_for(self, p: int, tol: float) -> FistaSolver:
+        diagonal = self._diagonal(p)
+        # With the Gram metric the plain step is already the majorize-minimize step, which
+        # contracts by about the outlier fraction per iteration; momentum was measured to
+        # add iterations there, so it is used in the diagonal metric only.
+        return FistaSolver(None, tol, metric="identity" if diagonal else "gram",
+                           momentum=diagonal, grow=1.25)
+
+    def _subsample_size(self, n: int, p: int):
+        if self.subsample is None:
+            return None
+        m = max(20000, 50 * p) if self.subsample == "auto" else int(self.subsample)
+        if self.subsample == "auto" and n < 4 * m:
+            return None
+        return m if m < n else None
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> GDHuberRegressor:
@@ -480,124 +241,97 @@ class GDHuberRegressor(RegressorMixin, BaseEstimator):
         self : GDHuberRegressor
             Fitted estimator.
         """
-        X, y, sw_raw = validate_robust_fit_data(self, X, y, sample_weight, [np.float64, np.float32])
+        X, y, sw = self._validate_training_data(X, y, sample_weight, reset=True)
         n, p = X.shape
-        total = float(sw_raw.sum())
-        sw = sw_raw / total
-        # Dividing the objective by the total weight leaves the minimiser unchanged.
-        alpha = float(self.alpha) / total
-        fi = bool(self.fit_intercept)
-        q = p + int(fi)
+        total = float(sw.sum())
+        swn = sw / total
+        y64 = np.asarray(y, dtype=np.float64)
+        eps, fi = float(self.epsilon), bool(self.fit_intercept)
+        alpha_n = float(self.alpha) / total
         # float32 products carry ~1e-7 relative error, a floor no tolerance can go below.
         tol = max(float(self.tol), 1e-6 if X.dtype == np.float32 else 0.0)
-        diagonal = self.preconditioner == "diagonal" or (
-            self.preconditioner == "auto" and p > 2000
-        )
-
-        z0 = np.zeros(q)
         warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (p,)
-        if warm:
-            z0[:p] = self.coef_
-            if fi:
-                z0[p] = self.intercept_
+        self.history_ = new_history()
+        if not warm:
+            z = _interpolation_certificate(X, y64, swn, alpha_n, eps, fi)
+            if z is not None:
+                return self._set_fitted(X, y64, swn, z[:p], z[p] if fi else 0.0, 0, True)
+        cfg = self._gd_config(total)
+        rng = check_random_state(cfg.random_state)
+        train = np.flatnonzero(sw > 0)
+        prob = self._problem(X, y, sw, train, cfg, rng)
+        solver = self._solver_for(p, tol)
+        theta0 = self._initial(prob, None, None)
         m = self._subsample_size(n, p)
-        if fi and not warm:
-            # The weighted median is a cheap, robust start for the intercept.
-            z0[p] = _weighted_median(y, sw) if m is None else np.median(y)
-
-        z_int = None if warm else _interpolation_certificate(
-            X, y, sw, alpha, float(self.epsilon), fi
-        )
-        if z_int is not None:
-            return self._set_fitted(X, y, sw, z_int, _SIGMA_MIN, 0)
-
-        gram = None
+        smooth = None
         if m is not None and not warm:
-            rng = check_random_state(self.random_state)
-            idx = np.sort(rng.choice(n, size=m, replace=False))
-            Xs, ys, sws = X[idx], y[idx], sw[idx]
-            if sws.sum() > 0:
-                sub_total = float(sws.sum())
-                gram = _gram(Xs, sws / sub_total, fi, diagonal)
-                # Weights renormalised to one on the subsample estimate the full
-                # normalised loss, so the normalised penalty carries over unchanged.
-                metric = _Metric(gram, diagonal, alpha, p, exact=True)
-                z0, _, _, _, _ = _huber_fista(
-                    Xs, ys, sws / sub_total, self.epsilon, alpha, fi, z0, metric,
-                    self.max_iter, max(tol, 1e-6),
-                )
-        exact = gram is None
-        if exact:
-            gram = _gram(X, sw, fi, diagonal)
-        # The subsample's Gram is an unbiased estimate of the full one; backtracking absorbs
-        # the difference, which saves the O(n p^2) pass over the full data.
-        metric = _Metric(gram, diagonal, alpha, p, exact)
-        z, sigma, residual, n_iter, converged = _huber_fista(
-            X, y, sw, self.epsilon, alpha, fi, z0, metric, self.max_iter, tol
-        )
-        if not np.all(np.isfinite(z)) or not np.isfinite(sigma):
+            # A fit on a subsample gives the starting point and the metric: the
+            # subsample's Gram matrix is an unbiased estimate of the full one (the
+            # backtracking absorbs the difference), which saves the O(n p^2) pass.
+            rows = np.sort(rng.choice(n, size=m, replace=False))
+            rows = rows[sw[rows] > 0]
+            if rows.size:
+                sub = self._problem(X, y, sw, rows, cfg, rng, pre=prob.pre)
+                sub_solver = self._solver_for(p, max(tol, 1e-6))
+                sub_smooth = sub_solver.smooth_part(sub)
+                state = sub_solver.start(sub, theta0, rng, sub_smooth)
+                TrainingLoop(self, sub, sub_solver, state, max_iter=self.max_iter,
+                             history=new_history(), tol=max(tol, 1e-6), stochastic=False,
+                             warn=False).run()
+                theta0 = sub_solver.reported(state)
+                smooth = (sub_smooth[0], standardized_column_means(prob))
+        state = solver.start(prob, theta0, rng, smooth)
+        loop = TrainingLoop(self, prob, solver, state, max_iter=self.max_iter,
+                            history=self.history_, tol=tol, callbacks=cfg.callbacks,
+                            verbose=cfg.verbose, stochastic=False, warn=False)
+        result = loop.run()
+        theta = result["theta"]
+        if not np.all(np.isfinite(theta)):
+            from ._exceptions import DivergenceError
+
             raise DivergenceError(
                 "GDHuberRegressor diverged (non-finite coefficients); rescale X and y or "
                 "increase alpha."
             )
-        if not converged:
+        coef, intercept = prob.to_original(theta)
+        if not result["converged"] and result["stopped_by"] in (None, "stalled"):
+            gap = _kink_certificate(X, y64, swn, alpha_n, eps, coef, intercept, fi)
+            if gap is not None and gap[0] <= tol * gap[1]:
+                self._gd = {"problem_pre": prob.pre, "solver": solver, "state": state}
+                self.history_["certificate"][-1] = gap[0] / gap[1]
+                return self._set_fitted(X, y64, swn, coef, intercept, result["n_iter"], True)
             # Typically noiseless data fitted exactly: the optimum sits on the kink r = 0.
-            z_int = _interpolation_certificate(
-                X, y, sw, alpha, float(self.epsilon), fi, overdetermined=True
-            )
-            if z_int is not None:
-                return self._set_fitted(X, y, sw, z_int, _SIGMA_MIN, n_iter)
+            z = _interpolation_certificate(X, y64, swn, alpha_n, eps, fi, overdetermined=True)
+            if z is not None:
+                return self._set_fitted(X, y64, swn, z[:p], z[p] if fi else 0.0,
+                                        result["n_iter"], True)
+            cert = self.history_["certificate"][-1] if self.history_["certificate"] else 1.0
+            why = (f"stalled after {result['n_iter']} iterations at floating-point precision"
+                   if result["stopped_by"] == "stalled"
+                   else f"did not converge in max_iter={self.max_iter} iterations")
             warnings.warn(
-                f"GDHuberRegressor did not converge in max_iter={self.max_iter} iterations; "
-                "increase max_iter or tol.",
+                f"GDHuberRegressor {why} (certificate {cert:.2e} > tol={tol:g}); increase "
+                "max_iter or tol.",
                 ConvergenceWarning,
             )
-        return self._set_fitted(X, y, sw, z, sigma, n_iter, residual)
+        self._gd = {"problem_pre": prob.pre, "solver": solver, "state": state}
+        return self._set_fitted(X, y64, swn, coef, intercept, result["n_iter"],
+                                result["converged"])
 
-    def _set_fitted(self, X, y, sw, z, sigma, n_iter, residual=None):
-        p = X.shape[1]
-        fi = bool(self.fit_intercept)
-        self.coef_ = z[:p].copy()
-        self.intercept_ = float(z[p]) if fi else 0.0
-        if residual is None:
-            residual = y - design_matvec(X, z, fi)
-        # The solver's residual is tracked through linear updates (drift ~1e-15 relative),
-        # which saves a pass; sigma is re-solved on it so scale_ and outliers_ agree.
-        self.scale_ = float(_optimal_scale(residual, sw, float(self.epsilon), _SIGMA_MIN, sigma))
+    def _set_fitted(self, X, y, swn, coef, intercept, n_iter, converged):
+        self.coef_ = np.asarray(coef, dtype=np.float64).copy()
+        self.intercept_ = float(intercept) if self.fit_intercept else 0.0
+        residual = y - np.asarray(X @ self.coef_.astype(X.dtype, copy=False),
+                                  dtype=np.float64) - self.intercept_
+        # sigma is re-solved on the final residual, so scale_ and outliers_ agree.
+        self.scale_ = float(optimal_scale(residual, swn, float(self.epsilon), SIGMA_MIN, -1.0))
         self.outliers_ = np.abs(residual) > self.scale_ * self.epsilon
         self.n_iter_ = int(n_iter)
+        self.converged_ = bool(converged)
+        self.loss_curve_ = list(self.history_["objective"])
+        cert = self.history_["certificate"]
+        self.certificate_ = cert[-1] if cert else 0.0
         return self
-
-    def _subsample_size(self, n: int, p: int):
-        if self.subsample is None:
-            return None
-        m = max(20000, 50 * p) if self.subsample == "auto" else int(self.subsample)
-        if self.subsample == "auto" and n < 4 * m:
-            return None
-        return m if m < n else None
-
-    def predict(self, X) -> np.ndarray:
-        """Predict with the fitted linear model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted values.
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self)
-        return linear_predict(self, X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
 
 def _interpolation_certificate(X, y, sw, alpha, eps, fit_intercept, overdetermined=False):
@@ -667,31 +401,47 @@ def _interpolation_certificate_impl(X, y, sw, alpha, eps, fit_intercept, overdet
     return z if in_box and in_ball else None
 
 
-def _gram(X, sw, fit_intercept, diagonal):
-    with np.errstate(over="ignore", invalid="ignore"):
-        G = _gram_unchecked(X, sw, fit_intercept, diagonal)
-    if not np.all(np.isfinite(G)):
-        raise DivergenceError(
-            "GDHuberRegressor: X^T X overflows float64, so the fit would diverge; "
-            "rescale X (e.g. StandardScaler)."
-        )
-    return G
 
 
-def _gram_unchecked(X, sw, fit_intercept, diagonal):
-    if not diagonal:
-        return weighted_gram(X, sw, fit_intercept)
-    # Only the diagonal is needed: one elementwise pass instead of an O(n p^2) product.
-    if sp.issparse(X):
-        d = np.asarray(X.multiply(X).T @ sw, dtype=np.float64).ravel()
-    else:
-        X64 = np.asarray(X, dtype=np.float64)
-        d = (X64 * X64).T @ sw
-    return np.concatenate([d, [sw.sum()]]) if fit_intercept else d
+def _kink_certificate(X, y, sw, alpha, eps, coef, intercept, fit_intercept):
+    """(gap, objective) of a solution on the kink of the loss, or None.
 
-
-def _weighted_median(y: np.ndarray, sw: np.ndarray) -> float:
-    order = np.argsort(y, kind="stable")
-    c = np.cumsum(sw[order])
-    k = int(np.searchsorted(c, 0.5 * c[-1]))
-    return float(y[order[min(k, len(y) - 1)]])
+    With the scale at its lower bound the loss is kinked at r = 0: the dual multipliers of
+    the rows fitted exactly are free in [-2 eps s_i, 2 eps s_i] (those of the other rows
+    are fixed by their sign), and the multipliers that the loss gradient gives there (0)
+    make a useless dual point. Solving for the free ones (least weighted norm subject to
+    stationarity, X^T u = 2 alpha w and sum(u) = 0) and checking that they lie in C gives
+    an exact dual point, hence a certified gap: what the iterations cannot provide at a
+    kink. (Normalized weights; the objective is HuberRegressor's divided by sum(s).)
+    """
+    with single_threaded_blas():
+        pos = np.flatnonzero(sw > 0)
+        r = y - np.asarray(X @ coef, dtype=np.float64).ravel() - intercept
+        sigma = optimal_scale(r[pos], sw[pos] / sw[pos].sum(), eps, SIGMA_MIN, -1.0)
+        phi = huber_loss(r[pos], sw[pos], eps, sigma) + alpha * float(coef @ coef)
+        free = pos[np.abs(r[pos]) <= eps * sigma]
+        fixed = pos[np.abs(r[pos]) > eps * sigma]
+        if free.size == 0 or free.size > 200_000:
+            return None
+        u = np.zeros(y.shape[0])
+        u[fixed] = 2.0 * eps * sw[fixed] * np.sign(r[fixed])
+        target = 2.0 * alpha * coef - np.asarray(X[fixed].T @ u[fixed], dtype=np.float64)
+        Xf = X[free]
+        Xf = Xf.toarray() if sp.issparse(Xf) else np.asarray(Xf, dtype=np.float64)
+        A = Xf.T
+        b = target
+        if fit_intercept:
+            A = np.vstack([A, np.ones(free.size)])
+            b = np.append(b, -u[fixed].sum())
+        # Least weighted norm: u_f = D A^T (A D A^T)^+ b with D = diag(s_f).
+        d = sw[free]
+        M = (A * d) @ A.T
+        u[free] = d * (A.T @ (np.linalg.pinv(M) @ b))
+        if not np.allclose(A @ u[free], b, rtol=1e-8, atol=1e-12 * (np.abs(b).max() + 1e-300)):
+            return None
+        in_box = np.all(np.abs(u[pos]) <= 2.0 * eps * sw[pos] * (1.0 + 1e-12))
+        in_ball = np.sum(u[pos] ** 2 / (4.0 * sw[pos])) <= 1.0 + 1e-12
+        if not (in_box and in_ball):
+            return None
+        dual = float(u[pos] @ y[pos]) - alpha * float(coef @ coef)
+        return max(phi - dual, 0.0), phi

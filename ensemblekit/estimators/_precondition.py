@@ -69,17 +69,20 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center: bool, p: in
         s1, s2 = np.zeros(p), np.zeros(p)
         _csr_moments(data, indices, indptr, rows, sw, s1, s2)
         mean = s1 / total
-        var = s2 / total - mean**2 if center else s2 / total
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = s2 / total - mean**2 if center else s2 / total
     else:
         shift = np.asarray(Xd[rows[0]], dtype=np.float64) if center and rows.size else np.zeros(p)
         s1, s2 = np.zeros(p), np.zeros(p)
-        _dense_moments(Xd, rows, sw, shift, s1, s2)
+        _dense_moments(Xd, rows, sw, shift, s1, s2)  # (overflow is reported by the caller)
         d = s1 / total
         mean = shift + d
-        var = s2 / total - d**2 if center else s2 / total
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = s2 / total - d**2 if center else s2 / total
     if not center:
         mean = np.zeros(p)
     scale = np.sqrt(np.maximum(var, 0.0))
+    scale[np.isnan(var)] = np.inf  # overflowed: the caller raises
     # A column that is constant on these rows carries no information once centred: any
     # scale is exact, 1 keeps it unchanged. Without centring only an all-zero column is.
     tiny = 1e-12 * np.maximum(np.abs(mean), 1e-300) if center else 0.0
@@ -127,8 +130,11 @@ class Preconditioner:
             y_mean = float(np.sum(sw * y) / sw.sum())
         if degree is not None:
             yc = y.astype(np.float64) - y_mean
-            y_scale = float(np.sqrt(np.sum(sw * yc * yc) / sw.sum()))
-            if not (y_scale > 1e-12 * max(abs(y_mean), 1e-300)) or not np.isfinite(y_scale):
+            with np.errstate(over="ignore", invalid="ignore"):
+                y_scale = float(np.sqrt(np.sum(sw * yc * yc) / sw.sum()))
+            if not np.isfinite(y_scale):
+                y_scale = np.inf  # overflowed: the caller raises
+            elif not y_scale > 1e-12 * max(abs(y_mean), 1e-300):
                 y_scale = 1.0
         else:
             degree = None

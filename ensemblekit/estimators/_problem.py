@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._epoch import PenaltyArgs, PrecondArgs, RowData
+from ._exceptions import DivergenceError
 from ._passes import matvec, rmatvec, row_sq_norms
 from ._precondition import Preconditioner, sample_rows
 from ._rows import kernel_inputs, readonly
@@ -77,6 +78,12 @@ class Problem:
                                            center=center, datafit=datafit, n_features=self.p)
         elif pre is None:
             pre = Preconditioner.identity(self.p, fit_intercept)
+        if not (np.all(np.isfinite(pre.scale)) and np.all(np.isfinite(pre.mean))
+                and np.isfinite(pre.y_scale)):
+            raise DivergenceError(
+                "The squares of some columns of X (or of y) overflow float64, so any fit "
+                "would diverge: rescale X and y (e.g. divide by a power of 10)."
+            )
         self.pre = pre
         self.datafit = datafit.scaled(pre.y_scale)
         self.y = readonly(np.ascontiguousarray(pre.transform_y(y)))

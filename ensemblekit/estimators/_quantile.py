@@ -9,20 +9,19 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 from numba import njit
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
+from ._base import BaseGD
+from ._datafits import weighted_quantile
 from ._exceptions import DivergenceError
-from ._robust_utils import (
-    design_matvec,
-    design_rmatvec,
-    linear_predict,
-    single_threaded_blas,
-    validate_robust_fit_data,
-    weighted_gram,
-)
+from ._linalg import Design, single_threaded_blas, weighted_gram
+from ._losses import QUANTILE, weighted_loss_sum
+from ._passes import matvec, rmatvec
+from ._penalties import soft_threshold
+from ._precondition import column_moments
+from ._training import new_history
 
 # Checking the duality gap costs one pass over X; every this many iterations keeps it ~3%.
 _CHECK_EVERY = 64
@@ -31,45 +30,8 @@ _POLISH_EVERY = 4
 
 
 @njit(cache=True)
-def _matvec(Xd, data, indices, indptr, is_sparse, w, out):
-    """out = X @ w for dense ``Xd`` or the CSR triplet (the unused one is a dummy)."""
-    if is_sparse:
-        for i in range(indptr.shape[0] - 1):
-            acc = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += data[k] * w[indices[k]]
-            out[i] = acc
-    else:
-        # Plain loops, not np.dot: numba's BLAS binding costs seconds of cold compilation.
-        for i in range(Xd.shape[0]):
-            acc = 0.0
-            for j in range(Xd.shape[1]):
-                acc += Xd[i, j] * w[j]
-            out[i] = acc
-
-
-@njit(cache=True)
-def _rmatvec(Xd, data, indices, indptr, is_sparse, v, out):
-    """out = X.T @ v for dense ``Xd`` or the CSR triplet (the unused one is a dummy)."""
-    if is_sparse:
-        out[:] = 0.0
-        for i in range(indptr.shape[0] - 1):
-            vi = v[i]
-            if vi != 0.0:
-                for k in range(indptr[i], indptr[i + 1]):
-                    out[indices[k]] += data[k] * vi
-    else:
-        out[:] = 0.0
-        for i in range(Xd.shape[0]):
-            vi = v[i]
-            if vi != 0.0:
-                for j in range(Xd.shape[1]):
-                    out[j] += Xd[i, j] * vi
-
-
-@njit(cache=True)
 def _pdhg_chunk(
-    Xd, data, indices, indptr, is_sparse, y, sw, lo, hi, c, pen, fit_intercept,
+    Xd, data, indices, indptr, is_sparse, rows, y, sw, lo, hi, c, pen, fit_intercept,
     full, Pm, du, tau, sig, z, v, u, Xz, z_sum, v_sum, u_sum, Xz_sum, n_steps,
 ):
     """Run ``n_steps`` Chambolle-Pock iterations in place, accumulating iterate sums.
@@ -93,7 +55,7 @@ def _pdhg_chunk(
     znew = np.empty(q)
     Xz_new = np.empty(n)
     for _ in range(n_steps):
-        _rmatvec(Xd, data, indices, indptr, is_sparse, v, gw)
+        rmatvec(Xd, data, indices, indptr, is_sparse, rows, v, gw)
         for j in range(p):
             g[j] = gw[j]
         if fit_intercept:
@@ -112,18 +74,11 @@ def _pdhg_chunk(
         else:
             for j in range(p):
                 step = tau * c[j]
-                t = z[j] - step * g[j]
-                thr = step * pen
                 # Soft-thresholding: the prox of the L1 penalty, which yields exact zeros.
-                if t > thr:
-                    znew[j] = t - thr
-                elif t < -thr:
-                    znew[j] = t + thr
-                else:
-                    znew[j] = 0.0
+                znew[j] = soft_threshold(z[j] - step * g[j], step * pen)
             if fit_intercept:
                 znew[p] = z[p] - tau * c[p] * g[p]
-        _matvec(Xd, data, indices, indptr, is_sparse, znew[:p], Xz_new)
+        matvec(Xd, data, indices, indptr, is_sparse, rows, znew[:p], Xz_new)
         b_new = znew[p] if fit_intercept else 0.0
         for i in range(n):
             xn = Xz_new[i] + b_new
@@ -150,17 +105,7 @@ def _pdhg_chunk(
             z_sum[j] += znew[j]
 
 
-@njit(cache=True)
-def _pinball_sum(r, sw, quantile):
-    """sum_i sw_i rho_q(r_i) with rho_q(t) = max(q t, (q - 1) t)."""
-    acc = 0.0
-    for i in range(r.shape[0]):
-        t = r[i]
-        acc += sw[i] * (quantile * t if t >= 0.0 else (quantile - 1.0) * t)
-    return acc
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _clip(x, lo, hi):
     if x < lo:
         return lo
@@ -223,21 +168,21 @@ class _Problem:
 
     def __init__(self, X, y, sw, quantile, alpha, fit_intercept):
         self.X, self.y, self.sw = X, y, sw
+        self.design = Design(X, fit_intercept)
         self.quantile, self.alpha, self.fi = quantile, alpha, fit_intercept
         self.p = X.shape[1]
         self.lo = -sw * quantile
         self.hi = sw * (1.0 - quantile)
 
     def primal(self, z, Xz) -> float:
-        return _pinball_sum(self.y - Xz, self.sw, self.quantile) + self.alpha * np.abs(
-            z[: self.p]
-        ).sum()
+        return weighted_loss_sum(QUANTILE, self.y, Xz, self.sw, 0.0, self.quantile) + (
+            self.alpha * np.abs(z[: self.p]).sum())
 
     def dual(self, v) -> float:
         """Dual objective at a feasible point derived from ``v`` (a lower bound)."""
         if self.fi:
             v = _balance_dual(v, self.sw, self.lo, self.hi)
-        g = design_rmatvec(self.X, v, False)
+        g = self.design.rmatvec(v, False)
         gmax = np.abs(g).max() if g.size else 0.0
         # Shrinking towards 0 (inside the box) enforces ||X^T v||_inf <= alpha.
         k = 1.0 if gmax <= self.alpha else self.alpha / gmax
@@ -288,13 +233,13 @@ def _polish_impl(prob: _Problem, z: np.ndarray, Xz: np.ndarray, u=None):
     zc[A] = zA[: A.size]
     if fi:
         zc[p] = zA[-1]
-    Xzc = design_matvec(X, zc, fi)
+    Xzc = prob.design.matvec(zc)
     pc = prob.primal(zc, Xzc)
     rc = y - Xzc
     v = _signs_to_dual(prob, rc)
     # Free entries v_Z solve X_A^T v = -alpha sign(w_A) and sum(v) = 0 (stationarity in z).
     v[Z] = 0.0
-    rhs = -prob.alpha * np.sign(zc[A]) - design_rmatvec(X, v, False)[A]
+    rhs = -prob.alpha * np.sign(zc[A]) - prob.design.rmatvec(v, False)[A]
     if fi:
         rhs = np.append(rhs, -v.sum())
     v[Z] = np.linalg.lstsq(XZ.T, rhs, rcond=None)[0]
@@ -307,14 +252,14 @@ def _signs_to_dual(prob: _Problem, r: np.ndarray) -> np.ndarray:
     return np.where(r > 0.0, prob.lo, np.where(r < 0.0, prob.hi, 0.0))
 
 
-def _operator_norm(X, sw, c, fit_intercept, n_iter=60) -> float:
+def _operator_norm(design, sw, c, n_iter=60) -> float:
     """Largest singular value of diag(sqrt(sw)) [X, 1] diag(sqrt(c)) by power iteration."""
     rs, rc = np.sqrt(sw), np.sqrt(c)
     x = np.ones(c.shape[0]) / np.sqrt(c.shape[0])
     s = 0.0
     for _ in range(n_iter):
-        u = rs * design_matvec(X, rc * x, fit_intercept)
-        x = rc * design_rmatvec(X, rs * u, fit_intercept)
+        u = rs * design.matvec(rc * x)
+        x = rc * design.rmatvec(rs * u)
         nx = np.linalg.norm(x)
         if nx == 0.0:
             return 1.0
@@ -367,22 +312,16 @@ class _PDHG:
             self.Pm, self.du = np.zeros((1, 1)), np.zeros(p)
             # Power iteration underestimates the norm a little; the margin keeps the
             # step condition tau sig ||K||^2 < 1.
-            self.knorm = 1.02 * _operator_norm(X, sw, c, fi)
+            self.knorm = 1.02 * _operator_norm(prob.design, sw, c)
             self.G = None
-        if sp.issparse(X):
-            self.Xd = np.zeros((1, 1))
-            self.csr = (X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64))
-        else:
-            self.Xd = np.ascontiguousarray(X, dtype=np.float64)
-            self.csr = (np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64))
-        self.is_sparse = sp.issparse(X)
+        self.inputs = prob.design.inputs
 
     def _znorm(self, dz):
         if self.G is None:
             return float(np.sqrt(np.sum(dz * dz / self.c)))
         return float(np.sqrt(max(dz @ self.G @ dz, 0.0)))
 
-    def run(self, st: _State, max_steps: int, certified):
+    def run(self, st: _State, max_steps: int, certified, on_check=None):
         prob, sw = self.prob, self.prob.sw
         pos = sw > 0
         omega = 1.0
@@ -394,7 +333,7 @@ class _PDHG:
             tau, sig = omega / self.knorm, 1.0 / (omega * self.knorm)
             steps = min(_CHECK_EVERY, max_steps - n_iter)
             _pdhg_chunk(
-                self.Xd, *self.csr, self.is_sparse, prob.y, sw, prob.lo, prob.hi, self.c,
+                *self.inputs, prob.design.rows, prob.y, sw, prob.lo, prob.hi, self.c,
                 prob.alpha, prob.fi, self.full, self.Pm, self.du, tau, sig,
                 st.z, st.v, st.u, st.Xz, st.z_sum, st.v_sum, st.u_sum, st.Xz_sum, steps,
             )
@@ -415,6 +354,8 @@ class _PDHG:
             gap_c, p_c, zc, vc, uc, Xzc = min(cands, key=lambda t: t[0])
             if gap_c < st.best[0]:
                 st.best = (gap_c, p_c, zc.copy())
+            if on_check is not None:
+                on_check(steps, st.best)
             if certified(st.best):
                 return n_iter, True
             if n_iter % (_POLISH_EVERY * _CHECK_EVERY) == 0:
@@ -448,14 +389,7 @@ class _PDHG:
         return n_iter, False
 
 
-def _weighted_quantile(y: np.ndarray, sw: np.ndarray, q: float) -> float:
-    order = np.argsort(y, kind="stable")
-    cum = np.cumsum(sw[order])
-    k = int(np.searchsorted(cum, q * cum[-1]))
-    return float(y[order[min(k, len(y) - 1)]])
-
-
-class GDQuantileRegressor(RegressorMixin, BaseEstimator):
+class GDQuantileRegressor(BaseGD):
     r"""Linear quantile regression with an L1 penalty, fitted by restarted primal-dual steps.
 
     Twin of :class:`sklearn.linear_model.QuantileRegressor` with the same objective and
@@ -498,6 +432,11 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         has not certified the solution, continues from its best iterates with
         ``"diagonal"``; otherwise it uses ``"diagonal"``.
 
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` and ``intercept_`` when refitting.
+    verbose : int, default=0
+        Print the objective and the certificate at every check.
+
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
@@ -508,6 +447,13 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         Number of primal-dual iterations run.
     duality_gap_ : float
         Certified gap of the returned solution on the normalised objective.
+    certificate_ : float
+        ``duality_gap_`` relative to the objective.
+    loss_curve_ : list of float
+        The objective (QuantileRegressor's) of the best certified point at each duality-gap
+        check (every 64 iterations).
+    history_ : dict of lists
+        The curves (see :class:`GDRegressor`): ``objective`` and ``certificate`` per check.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -529,6 +475,9 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
     array([ 1., -2.])
     """
 
+    # A linear program certified to a relative gap of tol: float64 throughout.
+    _fit_dtypes = (np.float64,)
+
     _parameter_constraints: dict = {
         "quantile": [Interval(Real, 0, 1, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -536,6 +485,8 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "preconditioner": [StrOptions({"auto", "gram", "diagonal"})],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -547,6 +498,8 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         max_iter=100_000,
         tol=1e-4,
         preconditioner="auto",
+        warm_start=False,
+        verbose=0,
     ):
         self.quantile = quantile
         self.alpha = alpha
@@ -554,6 +507,8 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.preconditioner = preconditioner
+        self.warm_start = warm_start
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None) -> GDQuantileRegressor:
@@ -573,37 +528,50 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         self : GDQuantileRegressor
             Fitted estimator.
         """
-        X, y, sw = validate_robust_fit_data(self, X, y, sample_weight, np.float64)
-        if not X.flags.writeable if not sp.issparse(X) else not X.data.flags.writeable:
-            # Read-only buffers would make numba compile a second specialisation.
-            X = X.copy()
+        X, y, sw = self._validate_training_data(X, y, sample_weight, reset=True)
+        y = np.asarray(y, dtype=np.float64)
         sw = sw / sw.sum()
         n, p = X.shape
         fi = bool(self.fit_intercept)
         q = p + int(fi)
         prob = _Problem(X, y, sw, float(self.quantile), float(self.alpha), fi)
 
-        # Jacobi column scaling: each primal coordinate sees a unit weighted column norm.
-        with np.errstate(over="ignore", invalid="ignore"):
-            if sp.issparse(X):
-                colsq = np.asarray(X.multiply(X).T @ sw).ravel()
-            else:
-                colsq = (X * X).T @ sw
-        if fi:
-            colsq = np.append(colsq, 1.0)
-        if not np.all(np.isfinite(colsq)):
+        # Jacobi column scaling, the preconditioner of the package without centring: each
+        # primal coordinate sees a unit weighted column norm (1 / s_j^2, s the root mean
+        # square).
+        mean, scale = column_moments(prob.design.inputs, np.flatnonzero(sw > 0), sw, False, p)
+        if not np.all(np.isfinite(scale)):
             raise DivergenceError(
                 "GDQuantileRegressor: squared column norms of X overflow float64, so the "
                 "fit would diverge; rescale X (e.g. StandardScaler)."
             )
-        c = np.where(colsq > 0.0, 1.0 / np.where(colsq > 0.0, colsq, 1.0), 1.0)
+        c = 1.0 / scale**2
+        if fi:
+            c = np.append(c, 1.0)
 
         z = np.zeros(q)
-        if fi:
-            z[p] = _weighted_quantile(y, sw, float(self.quantile))
-        state = _State(z, np.zeros(n), np.zeros(p), design_matvec(X, z, fi))
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (p,):
+            z[:p] = self.coef_
+            if fi:
+                z[p] = self.intercept_
+        elif fi:
+            z[p] = weighted_quantile(y, sw, float(self.quantile))
+        state = _State(z, np.zeros(n), np.zeros(p), prob.design.matvec(z))
         p_obj = prob.primal(state.z, state.Xz)
         state.best = (max(p_obj - prob.dual(state.v), 0.0), p_obj, z.copy())
+        self.history_ = new_history()
+
+        def on_check(steps, best):
+            gap, primal = best[0], best[1]
+            h = self.history_
+            h["objective"].append(float(primal))
+            h["loss"].append(float(primal - self.alpha * np.abs(best[2][:p]).sum()))
+            h["certificate"].append(float(gap / max(abs(primal), 1e-12)))
+            for key in ("validation_loss", "validation_score", "learning_rate", "grad_norm"):
+                h[key].append(None)
+            if self.verbose:
+                print(f"-- Check {len(h['objective'])}: objective {primal:.8g}, relative "
+                      f"duality gap {h['certificate'][-1]:.3g}")
 
         gram_ok = q <= 1000 and np.count_nonzero(sw) >= 2 * q
         if self.preconditioner == "auto" and gram_ok:
@@ -625,7 +593,7 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
             solver = _PDHG(prob, c, full)
             state.reset_averages()
             steps, converged = solver.run(
-                state, min(budget, self.max_iter - n_iter), self._certified
+                state, min(budget, self.max_iter - n_iter), self._certified, on_check
             )
             n_iter += steps
         if not converged:
@@ -645,28 +613,10 @@ class GDQuantileRegressor(RegressorMixin, BaseEstimator):
         self.intercept_ = float(z[p]) if fi else 0.0
         self.n_iter_ = int(n_iter)
         self.duality_gap_ = float(state.best[0])
+        self.certificate_ = float(state.best[0] / max(abs(state.best[1]), 1e-12))
+        self.converged_ = bool(converged)
+        self.loss_curve_ = list(self.history_["objective"])
         return self
 
     def _certified(self, best) -> bool:
         return best[0] <= self.tol * max(abs(best[1]), 1e-12)
-
-    def predict(self, X) -> np.ndarray:
-        """Predict the conditional quantile.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted values.
-        """
-        check_is_fitted(self)
-        return linear_predict(self, X)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags

@@ -81,6 +81,7 @@ class EpochRecord:
     learning_rate: float
     converged: bool = False  # the solver's own stopping rule fired
     certificate: float | None = None  # relative duality gap or KKT violation (FISTA)
+    stalled: bool = False  # no further progress possible at this precision (FISTA)
 
 
 @dataclass

@@ -126,6 +126,8 @@ class TrainingLoop:
                     self._print(base + n_iter, rec, val_score)
                 if rec.converged:
                     converged, stopped_by = True, "solver"
+                elif rec.stalled:
+                    stopped_by = "stalled"
                 if self.validation is not None:
                     tol = self.tol if self.tol is not None else -np.inf
                     no_improvement = no_improvement + 1 if val_score < best_score + tol else 0
@@ -152,8 +154,8 @@ class TrainingLoop:
                   "theta": theta}
         if self.stochastic and n_iter:
             self._refuse_lost_progress(result, base)
-        if self.warn and stopped_by is None and self.tol is not None:
-            self._warn_not_converged(n_iter)
+        if self.warn and stopped_by in (None, "stalled") and self.tol is not None:
+            self._warn_not_converged(n_iter, stopped_by == "stalled")
         return result
 
     # ---------------------------------------------------------------- pieces
@@ -207,11 +209,20 @@ class TrainingLoop:
                 "data-derived default."
             )
 
-    def _warn_not_converged(self, n_iter):
+    def _warn_not_converged(self, n_iter, stalled=False):
         cert = self.history["certificate"][-1] if n_iter else None
         detail = ""
         if cert is not None:
             detail = f" (certificate {cert:.2e} > tol={self.tol:g})"
+        if stalled:
+            warnings.warn(
+                f"Training stopped after {n_iter} iterations: no step lowers the objective "
+                f"at floating-point precision, but the optimum is not certified{detail}. "
+                "The data may be too ill-conditioned for this tol (max_iter would not "
+                "help): rescale or decorrelate the features, or increase tol.",
+                ConvergenceWarning,
+            )
+            return
         warnings.warn(
             f"Maximum number of iterations ({self.max_iter}) reached before "
             f"convergence{detail}. Consider increasing max_iter to improve the fit.",

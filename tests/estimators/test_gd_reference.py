@@ -22,7 +22,15 @@ from ensemblekit.estimators._epoch import (
     batch_update,
     run_epoch,
 )
-from ensemblekit.estimators._fista import GRAM, ROWS, GramArgs, centered_gram, fista_block
+from ensemblekit.estimators._fista import (
+    GRAM,
+    ROWS,
+    SC_SIZE,
+    FistaOptions,
+    GramArgs,
+    centered_gram,
+    fista_block,
+)
 from ensemblekit.estimators._gd_regressor import schedule_params
 from ensemblekit.estimators._losses import (
     LOSS_CODES,
@@ -491,6 +499,10 @@ def numpy_fista(f_grad, l1, theta, step, n_iter, fit_intercept=True):
     return x, np.array(objs)
 
 
+OPTS = FistaOptions(np.zeros((0, 0)), True, 1.0, 0.0, 0.0)
+BUF = (np.zeros(0),) * 5
+
+
 def _run_fista(prob, kind, theta0, step, n_iter, until_converged=False):
     p, n = prob.p, prob.n
     if kind == GRAM:
@@ -505,19 +517,19 @@ def _run_fista(prob, kind, theta0, step, n_iter, until_converged=False):
         u = prob.pre.raw(x)
         zx = np.asarray(prob.X @ u[:p], dtype=np.float64)
     zy, zbuf = zx.copy(), np.zeros(n)
-    sc = np.zeros(6)
+    sc = np.zeros(SC_SIZE)
     sc[0], sc[1] = 1.0, step
     out = np.zeros((4, n_iter))
     from ensemblekit.estimators._fista import _value_lin
 
     sc[2] = _value_lin(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
-                       prob.train, float(prob.n_train), p, x, np.zeros(n), np.zeros(p + 1)) \
-        + prob.penalty.l1_value(x[:p])
+                       prob.train, float(prob.n_train), p, OPTS, x, np.zeros(n),
+                       np.zeros(p + 1), BUF, sc) + prob.penalty.l1_value(x[:p])
     sc[3] = sc[2]
     done, status = fista_block(kind, gram, prob.rows, prob.pre_args, prob.datafit.args,
                                prob.pen_args, prob.train, float(prob.n_train), p,
-                               prob.fit_intercept, 1e300, xts, x, yk, zx, zy, zbuf, sc, n_iter,
-                               0.0, *out)
+                               prob.fit_intercept, 1e300, xts, OPTS, x, yk, zx, zy, zbuf, BUF,
+                               sc, n_iter, 0.0, *out)
     if until_converged:  # stops when the gap reaches rounding level
         assert status == 1
     else:
@@ -614,10 +626,12 @@ def test_duality_gap_matches_numpy_and_bounds_the_suboptimality(loss, kind, l1_r
         z = np.asarray(X @ (theta[:p] / prob.pre.scale), dtype=np.float64)
         g, graw = np.zeros(p + 1), np.zeros(p + 1)
         f = _value_grad(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
-                        prob.train, float(prob.n_train), p, True, theta, z, g, graw)
+                        prob.train, float(prob.n_train), p, True, OPTS, theta, z, g, graw, BUF,
+                        np.zeros(SC_SIZE))
         primal = f + prob.penalty.l1_value(theta[:p])
         gap = _gap(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
-                   prob.train, float(prob.n_train), p, True, radius, xts, theta, z, g, primal)
+                   prob.train, float(prob.n_train), p, True, radius, xts, OPTS, theta, z, g,
+                   primal, BUF)
         # (abs: the rounding of objectives of order 1)
         assert gap == pytest.approx(numpy_gap(prob, Xt, yt, theta, loss), rel=1e-7, abs=1e-10)
         assert gap >= primal - f_star - 1e-12  # a certificate: it bounds the suboptimality
