@@ -4,7 +4,10 @@
 ``GDRidge``, ``GDLasso`` and ``GDElasticNet`` minimize exactly scikit-learn's objectives
 with its meaning of ``alpha``; ``GDHuberRegressor`` and ``GDQuantileRegressor`` do the same
 for ``HuberRegressor`` and ``QuantileRegressor``. A learning rate that makes training
-diverge raises ``DivergenceError`` (a ``ValueError``).
+diverge raises ``DivergenceError`` (a ``ValueError``). Every estimator records its training
+curves (``history_``); ``plot_training_curves`` draws them and ``diagnose_training`` reads
+them (over-fitting, under-fitting, not converged); ``callbacks`` receive an ``EpochInfo``
+after each epoch.
 
 The robust twins (``_huber``, ``_quantile``) and the training diagnostics are imported on
 first access, so that importing the package costs only what ``GDRegressor`` and the
@@ -13,9 +16,11 @@ linear twins need.
 
 import importlib
 
+from ._diagnostics import TrainingDiagnosis, diagnose_training, plot_training_curves
 from ._exceptions import DivergenceError
 from ._gd_regressor import GDRegressor
 from ._linear_twins import GDElasticNet, GDLasso, GDLinearRegression, GDRidge
+from ._training import EpochInfo
 
 _LAZY = {
     "GDHuberRegressor": "._huber",
@@ -37,6 +42,7 @@ def __dir__():
 
 __all__ = [
     "DivergenceError",
+    "EpochInfo",
     "GDElasticNet",
     "GDHuberRegressor",
     "GDLasso",
@@ -44,4 +50,7 @@ __all__ = [
     "GDQuantileRegressor",
     "GDRegressor",
     "GDRidge",
+    "TrainingDiagnosis",
+    "diagnose_training",
+    "plot_training_curves",
 ]

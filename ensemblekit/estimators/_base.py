@@ -67,6 +67,15 @@ class GDConfig:
     callbacks: tuple = field(default_factory=tuple)
 
 
+def _start_objective(state) -> float:
+    """The objective of the starting point (the intercept-only model by default)."""
+    if hasattr(state, "start_objective"):
+        return state.start_objective
+    from ._fista import SC_START
+
+    return float(state.sc[SC_START])
+
+
 def make_hp(momentum: float, beta_1: float, beta_2: float, epsilon: float,
             rho: float) -> np.ndarray:
     """Optimizer hyper-parameter array in the ``_optimizers.HP_*`` layout."""
@@ -158,7 +167,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         return Problem(
             X, y, sw, train_idx, cfg.datafit, cfg.alpha, cfg.l1_ratio,
             fit_intercept=cfg.fit_intercept, precondition=cfg.precondition,
-            center=not self._per_sample_sparse(cfg, X),
+            center="dense" if self._per_sample_sparse(cfg, X) else True,
             stats_rows=STATS_ROWS if stochastic else None, rng=rng, pre=pre,
         )
 
@@ -238,6 +247,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
                             stochastic=cfg.solver != "fista")
         result = loop.run()
         self._gd = {"problem_pre": prob.pre, "solver": solver, "state": state}
+        self.initial_objective_ = float(prob.original(_start_objective(state)))
         self._set_history(history, result, prob, early=val_idx is not None)
         self._publish(prob, result["theta"], X.dtype, solver, state)
         return self
@@ -293,6 +303,14 @@ class BaseGD(RegressorMixin, BaseEstimator):
 
     def _publish(self, prob, theta, dtype, solver, state):
         coef, intercept = prob.to_original(theta)
+        # What holds the fit back: the penalty's gradient at the solution (equal to the data
+        # term's at an optimum), in the units of the gradient-norm curve.
+        p = prob.p
+        pen = prob.penalty
+        g = pen.l2 * theta[:p] + pen.l1 * np.sign(theta[:p])
+        d = prob.pre.degree
+        self.penalty_gradient_norm_ = float(np.linalg.norm(g)) * (
+            prob.pre.y_scale ** (d - 1) if d is not None else 1.0)
         self.coef_ = coef.astype(dtype)
         self.intercept_ = dtype.type(intercept)
         self.preconditioner_ = {"mean": prob.pre.mean.copy(), "scale": prob.pre.scale.copy(),

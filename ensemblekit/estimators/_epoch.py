@@ -29,8 +29,9 @@ Why each fast path is fast
   axpy (``_xt_dot``, ``_xt_axpy``), and the penalty flow is one vectorized pass over the
   coefficients; e^-x is a cubic polynomial when x < 1e-3 (relative error < 5e-14),
   which is every per-step x in practice.
-* CSR per-sample steps: the lazy flow above. Sparse rows are not centred by per-sample
-  steps (centring would make every step O(n_features)); they are scaled.
+* CSR per-sample steps: the lazy penalties above. Only the columns stored on most rows
+  are centred by per-sample steps (centring a column costs O(1) per step; centring all
+  would make every step O(n_features)); the others are scaled.
 * Mini-batches (``_batch_epoch``): the batch gradient is accumulated on raw rows with
   the raw-space parameters (``_passes.rows_loss_grad``: dot product, loss derivative and
   axpy fused), then turned into the preconditioned gradient, the optimizer and the L1
@@ -74,7 +75,9 @@ LOSS_NONE = 0  # no loss
 LOSS_AFTER = 1  # loss and raw gradient of the reported iterate after the epoch (one pass)
 
 RowData = namedtuple("RowData", ["Xd", "data", "indices", "indptr", "is_sparse", "y", "sw"])
-PrecondArgs = namedtuple("PrecondArgs", ["mean", "inv_scale", "centered"])
+# ``dense_cols``: the columns with a non-zero mean (all of them for dense input; for CSR
+# per-sample steps, those stored on most rows).
+PrecondArgs = namedtuple("PrecondArgs", ["mean", "inv_scale", "centered", "dense_cols"])
 PenaltyArgs = namedtuple("PenaltyArgs", ["l1", "l2", "has_l1", "has_l2"])
 OptimizerArgs = namedtuple("OptimizerArgs", ["code", "hp"])
 ScheduleArgs = namedtuple("ScheduleArgs", ["code", "lr0", "sp", "milestones"])
@@ -200,13 +203,17 @@ def _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2):
 @njit(cache=True)
 def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, st,
                       fit_intercept, average_start):
-    """Per-sample steps on CSR rows (scaled, not centred), penalty applied lazily.
+    """Per-sample steps on CSR rows, penalty applied lazily.
 
-    With averaging every coordinate must be current at every step (the average is taken
-    over the true iterates), so the penalty is then applied to all of them each step.
+    The columns stored on most rows (``pre.dense_cols``, e.g. numeric columns with offsets
+    next to one-hot ones) are centred: each costs O(1) per step either way, and their
+    coordinates are kept current eagerly. The others are scaled only, so that a step costs
+    O(non-zeros of the row). With averaging every coordinate must be current at every
+    step (the average is taken over the true iterates), so the penalty is then applied to
+    all of them each step.
     """
     data, indices, indptr, y, sw = rd.data, rd.indices, rd.indptr, rd.y, rd.sw
-    isc = pre.inv_scale
+    isc, mean, dense = pre.inv_scale, pre.mean, pre.dense_cols
     l1, l2 = pen.l1, pen.l2
     has_l1, has_l2 = pen.has_l1, pen.has_l2
     n = order.shape[0]
@@ -233,9 +240,12 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
         lo = indptr[i]
         hi = indptr[i + 1]
         z = 0.0
+        for r in range(dense.shape[0]):
+            j = dense[r]
+            z -= mean[j] * isc[j] * theta[j]
         for r in range(lo, hi):
             j = indices[r]
-            if lazy:
+            if lazy and mean[j] == 0.0:
                 _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2)
             z += data[r] * isc[j] * theta[j]
         pred = z + theta[p]
@@ -248,6 +258,9 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
             for r in range(lo, hi):
                 j = indices[r]
                 theta[j] += a * data[r] * isc[j]
+            for r in range(dense.shape[0]):
+                j = dense[r]
+                theta[j] -= a * mean[j] * isc[j]
             if fit_intercept:
                 theta[p] += a
         total += lr
@@ -256,6 +269,9 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
         if has_pen and not lazy:
             for j in range(p):
                 _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2)
+        elif lazy:
+            for r in range(dense.shape[0]):
+                _catch_up(theta, q, lam, dense[r], l1, l2, total, u, has_l1, has_l2)
         t += 1.0
         if average_start > 0 and t >= average_start:
             st[ST_N_AVG] += 1.0
@@ -283,8 +299,12 @@ def raw_params(pre, theta, p, u):
 def batch_update(pre, pen, opt, sched, grad, n_rows, theta, m, v, avg, st, p, fit_intercept,
                  average_start, epoch):
     """One optimizer step from the raw batch gradient sum_i s_i phi'_i (x_i, 1) over
-    ``n_rows`` rows: preconditioned gradient, L2 part (or adamw's decoupled decay), the
-    optimizer, then the weighted L1 prox with each coordinate's effective step."""
+    ``n_rows`` rows: the preconditioned gradient of the data term, the optimizer, then the
+    prox of the coordinate-weighted penalty with each coordinate's effective step,
+    w <- soft(w, eff l1_j) / (1 + eff l2_j). The L2 part is in the prox, not in the
+    gradient: its weights 1/s_j^2 span as many decades as the columns' scales, and a
+    gradient step on the stiffest would diverge. adamw's decoupled weight decay is the
+    same prox with the rate itself, w <- w / (1 + lr l2_j)."""
     adamw = opt.code == ADAMW
     t = st[ST_T]
     inv_b = 1.0 / n_rows
@@ -294,22 +314,20 @@ def batch_update(pre, pen, opt, sched, grad, n_rows, theta, m, v, avg, st, p, fi
     t += 1.0
     bc1, bc2 = bias_corrections(opt.code, t, opt.hp)
     for j in range(n_coef):
-        decay = 0.0
         if j < p:
             if pre.centered:
                 g = pre.inv_scale[j] * (grad[j] - pre.mean[j] * gsum) * inv_b
             else:
                 g = pre.inv_scale[j] * grad[j] * inv_b
-            if adamw:
-                decay = pen.l2[j]
-            else:
-                g += pen.l2[j] * theta[j]
         else:
             g = gsum * inv_b
         w_new, m_new, v_new, eff = optimizer_step(opt.code, theta[j], g, m[j], v[j], lr, bc1,
-                                                  bc2, opt.hp, decay)
-        if j < p and pen.has_l1:
-            w_new = soft_threshold(w_new, eff * pen.l1[j])
+                                                  bc2, opt.hp, 0.0)
+        if j < p:
+            if pen.has_l1:
+                w_new = soft_threshold(w_new, eff * pen.l1[j])
+            if pen.has_l2:
+                w_new /= 1.0 + (lr if adamw else eff) * pen.l2[j]
         theta[j] = w_new
         m[j] = m_new
         v[j] = v_new

@@ -29,7 +29,7 @@ from ._concomitant import (  # noqa: F401 (re-exported for the tests and users)
     huber_objective,
     optimal_scale,
 )
-from ._fista import FistaSolver, standardized_column_means
+from ._fista import SC_START, FistaSolver, standardized_column_means
 from ._linalg import single_threaded_blas
 from ._training import TrainingLoop, new_history
 
@@ -281,6 +281,7 @@ class GDHuberRegressor(BaseGD):
                 theta0 = sub_solver.reported(state)
                 smooth = (sub_smooth[0], standardized_column_means(prob))
         state = solver.start(prob, theta0, rng, smooth)
+        self.initial_objective_ = float(prob.original(state.sc[SC_START]))
         loop = TrainingLoop(self, prob, solver, state, max_iter=self.max_iter,
                             history=self.history_, tol=tol, callbacks=cfg.callbacks,
                             verbose=cfg.verbose, stochastic=False, warn=False)

@@ -60,18 +60,30 @@ def _csr_moments(data, indices, indptr, rows, sw, s1, s2):
             s2[indices[q]] += w * v * v
 
 
-def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center: bool, p: int):
-    """Weighted means (zeros without centring) and standard deviations (root mean squares
-    without centring) of the p columns over ``rows``; constant columns get scale 1."""
+def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
+    """Weighted means and standard deviations of the p columns over ``rows``.
+
+    ``center``: True (every column), False (none) or "dense" (the CSR columns with at least
+    ``DENSE_FRACTION`` of their entries stored; see ``Preconditioner``). A column not
+    centred gets mean 0 and its root mean square as scale; a column that is constant once
+    centred (or all zero) gets scale 1.
+    """
     Xd, data, indices, indptr, is_sparse = inputs
     total = float(sw[rows].sum())
     if is_sparse:
         s1, s2 = np.zeros(p), np.zeros(p)
         _csr_moments(data, indices, indptr, rows, sw, s1, s2)
         mean = s1 / total
+        if center == "dense":
+            counts = np.zeros(p)
+            _csr_counts(indices, indptr, rows, counts)
+            mask = counts >= DENSE_FRACTION * rows.shape[0]
+        else:
+            mask = np.full(p, bool(center))
         with np.errstate(over="ignore", invalid="ignore"):
-            var = s2 / total - mean**2 if center else s2 / total
+            var = np.where(mask, s2 / total - mean**2, s2 / total)
     else:
+        mask = np.full(p, bool(center))
         shift = np.asarray(Xd[rows[0]], dtype=np.float64) if center and rows.size else np.zeros(p)
         s1, s2 = np.zeros(p), np.zeros(p)
         _dense_moments(Xd, rows, sw, shift, s1, s2)  # (overflow is reported by the caller)
@@ -79,15 +91,27 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center: bool, p: in
         mean = shift + d
         with np.errstate(over="ignore", invalid="ignore"):
             var = s2 / total - d**2 if center else s2 / total
-    if not center:
-        mean = np.zeros(p)
+    mean = np.where(mask, mean, 0.0)
     scale = np.sqrt(np.maximum(var, 0.0))
     scale[np.isnan(var)] = np.inf  # overflowed: the caller raises
     # A column that is constant on these rows carries no information once centred: any
     # scale is exact, 1 keeps it unchanged. Without centring only an all-zero column is.
-    tiny = 1e-12 * np.maximum(np.abs(mean), 1e-300) if center else 0.0
+    tiny = np.where(mask, 1e-12 * np.maximum(np.abs(mean), 1e-300), 0.0)
     scale[~(scale > tiny)] = 1.0
     return mean, scale
+
+
+@njit(cache=True)
+def _csr_counts(indices, indptr, rows, counts):
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        for q in range(indptr[i], indptr[i + 1]):
+            counts[indices[q]] += 1.0
+
+
+# CSR columns stored on at least this fraction of the rows are centred even by per-sample
+# steps (``_epoch``): they cost O(1) each per step either way.
+DENSE_FRACTION = 0.5
 
 
 class Preconditioner:
@@ -120,10 +144,11 @@ class Preconditioner:
         return cls(np.zeros(p), np.ones(p), fit_intercept=fit_intercept)
 
     @classmethod
-    def from_data(cls, inputs, y, sw, rows, *, fit_intercept: bool, center: bool,
+    def from_data(cls, inputs, y, sw, rows, *, fit_intercept: bool, center,
                   datafit, n_features: int) -> Preconditioner:
         """Statistics of the rows ``rows`` (positive weight); y's over all of them."""
-        mean, scale = column_moments(inputs, rows, sw, center and fit_intercept, n_features)
+        mean, scale = column_moments(inputs, rows, sw, center if fit_intercept else False,
+                                     n_features)
         degree = datafit.degree
         y_mean, y_scale = 0.0, 1.0
         if fit_intercept:

@@ -42,8 +42,9 @@ class Problem:
     fit_intercept : bool
     precondition : bool
         Standardize internally (``_precondition``); False trains on the raw columns.
-    center : bool
-        Whether the preconditioner may centre the columns (per-sample CSR steps do not).
+    center : bool or "dense"
+        Which columns the preconditioner centres: all, none, or the CSR columns stored on
+        at least half of the rows (per-sample CSR steps: ``_epoch``).
     stats_rows : int or None
         Compute the column statistics on at most this many training rows (None: all).
     rng : numpy RandomState
@@ -91,7 +92,8 @@ class Problem:
         self.alpha, self.l1_ratio = float(alpha), float(l1_ratio)
         Xd, data, indices, indptr, is_sparse = self.inputs
         self.rows = RowData(Xd, data, indices, indptr, is_sparse, self.y, self.sw)
-        self.pre_args = PrecondArgs(pre.mean, pre.inv_scale, pre.centered)
+        self.pre_args = PrecondArgs(pre.mean, pre.inv_scale, pre.centered,
+                                    np.flatnonzero(pre.mean != 0.0))
         pen = self.penalty
         self.pen_args = PenaltyArgs(pen.l1, pen.l2, pen.has_l1, pen.has_l2)
         self._start_loss = None

@@ -196,8 +196,13 @@ class TrainingLoop:
         start = self.prob.original(self.state.start_objective)
         best = min(min(objs), start)
         k = result["best_iteration"]
-        final = objs[k - 1] if k else objs[-1]
-        if final > best + _LOST * (start - best) + _SLACK * abs(start):
+        if k:
+            # Early stopping returns the epoch chosen on the validation rows, which may be
+            # early on purpose: it must only be better than where training started.
+            final, limit = objs[k - 1], start + _SLACK * abs(start)
+        else:
+            final, limit = objs[-1], best + _LOST * (start - best) + _SLACK * abs(start)
+        if final > limit:
             lr = self.state.lr0
             safe = self.solver.safe_learning_rate(self.prob, lr)
             where = "above where it started" if final > start else "far above its best"

@@ -242,9 +242,8 @@ def _small_problem(seed=0, n=37, p=6, sparse=False, scales=None):
 
 def _problem(X, y, sw, alpha, l1_ratio, loss="huber", fit_intercept=True, center=True):
     """The preconditioned problem the kernels see (statistics of all rows)."""
-    return Problem(sp.csr_matrix(X) if center is None else X, y, sw, np.arange(len(y)),
-                   Datafit(loss, 0.5), alpha, l1_ratio, fit_intercept=fit_intercept,
-                   center=bool(center))
+    return Problem(X, y, sw, np.arange(len(y)), Datafit(loss, 0.5), alpha, l1_ratio,
+                   fit_intercept=fit_intercept, center=center)
 
 
 def _standardized(prob, X):
@@ -271,14 +270,11 @@ def numpy_minibatch_epoch(Xt, y, sw, order, batch, theta, m, v, t, epoch, opt, l
         lr = numpy_schedule("step", lr0, t, epoch + s / n_steps, gamma=sp_arr[0],
                             step_size=sp_arr[1], power_t=sp_arr[2])
         t += 1
-        decay = np.zeros(p + 1)
-        if opt == "adamw":
-            decay[:p] = l2
-        else:
-            g[:p] += l2 * theta[:p]
-        w_new, m_new, v_new, eff = numpy_optimizer(opt, theta, g, m, v, lr, t, decay)
+        w_new, m_new, v_new, eff = numpy_optimizer(opt, theta, g, m, v, lr, t, 0.0)
         eff = np.broadcast_to(eff, theta.shape)
+        # the prox of the weighted elastic net (adamw: its decoupled decay, at the rate)
         w_new[:p] = np.sign(w_new[:p]) * np.maximum(np.abs(w_new[:p]) - eff[:p] * l1, 0)
+        w_new[:p] /= 1 + (lr if opt == "adamw" else eff[:p]) * l2
         if not fit_intercept:
             w_new[p], m_new[p], v_new[p] = theta[p], m[p], v[p]
         theta, m, v = w_new, m_new, v_new
@@ -430,15 +426,20 @@ def numpy_sgd_epoch(Xt, y, sw, order, theta, u, q, t, lr0, power_t, l1, l2, lazy
     return theta, u, q, t, avg
 
 
-@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("sparse", [False, True, "dense columns"])
 @pytest.mark.parametrize("average", [False, True])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
 def test_per_sample_sgd_matches_numpy(sparse, average, l1_ratio):
-    """Dense rows: centred and scaled on the fly; CSR rows: scaled only, penalties lazy."""
-    X, y, sw = _small_problem(sparse=sparse, scales=SCALES)
+    """Dense rows: centred and scaled on the fly; CSR rows: scaled only, penalties lazy,
+    except the columns stored on most rows, which are centred and kept current."""
+    X, y, sw = _small_problem(sparse=bool(sparse), scales=SCALES)
+    if sparse == "dense columns":
+        X[:, :2] = 100.0 + np.arange(X.shape[0])[:, None] * np.array([1.0, 0.5])
     n, p = X.shape
-    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.2, l1_ratio, loss="squared_error",
-                    center=not sparse)
+    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.2, l1_ratio,
+                    loss="squared_error", center="dense" if sparse else True)
+    if sparse == "dense columns":
+        assert np.all(prob.pre.mean[:2] != 0) and np.any(prob.pre.mean == 0)
     Xt, yt = _standardized(prob, X)
     sp_arr = schedule_params(0.5, 1.0, 0.25, 0.1, "triangular", 10, 1, 0.0, 0)
     theta, m, v, st, q = (np.zeros(p + 1), np.zeros(p + 1), np.zeros(p + 1), np.zeros(ST_SIZE),
@@ -453,7 +454,7 @@ def test_per_sample_sgd_matches_numpy(sparse, average, l1_ratio):
                 average_start=int(average), avg=avg, q=q)
         th_ref, u_ref, q_ref, t_ref, avg_ref = numpy_sgd_epoch(
             Xt, yt, prob.sw, order, th_ref, u_ref, q_ref, t_ref, 0.05, 0.25, prob.penalty.l1,
-            prob.penalty.l2, lazy=sparse and not average, avg=avg_ref, n_avg=epoch * n)
+            prob.penalty.l2, lazy=bool(sparse) and not average, avg=avg_ref, n_avg=epoch * n)
         np.testing.assert_allclose(theta, th_ref, rtol=1e-9, atol=1e-10)
         if average:
             np.testing.assert_allclose(avg, avg_ref, rtol=1e-9, atol=1e-10)
@@ -462,20 +463,23 @@ def test_per_sample_sgd_matches_numpy(sparse, average, l1_ratio):
 
 
 # --------------------------------------------------------------------------- FISTA
-def numpy_fista(f_grad, l1, theta, step, n_iter, fit_intercept=True):
+def numpy_fista(f_grad, l1, l2, theta, step, n_iter, fit_intercept=True):
     """Textbook FISTA with backtracking and monotone restart (the compiled loop's
-    algorithm) on a smooth f with gradient, and the weighted L1 prox."""
+    algorithm) on a smooth f with gradient, and the weighted elastic-net prox."""
     p = len(l1)
 
     def prox(z, s):
         z = z.copy()
-        z[:p] = np.sign(z[:p]) * np.maximum(np.abs(z[:p]) - s * l1, 0)
+        z[:p] = np.sign(z[:p]) * np.maximum(np.abs(z[:p]) - s * l1, 0) / (1 + s * l2)
         if not fit_intercept:
             z[p] = 0.0
         return z
 
+    def penalty(z):
+        return l1 @ np.abs(z[:p]) + 0.5 * l2 @ z[:p] ** 2
+
     x, yk, t = theta.copy(), theta.copy(), 1.0
-    obj = f_grad(x)[0] + l1 @ np.abs(x[:p])
+    obj = f_grad(x)[0] + penalty(x)
     objs = []
     for _ in range(n_iter):
         f_y, g_y = f_grad(yk)
@@ -487,7 +491,7 @@ def numpy_fista(f_grad, l1, theta, step, n_iter, fit_intercept=True):
             if f_new <= f_y + g_y @ d + d @ d / (2 * step) + slack:
                 break
             step *= 0.5
-        obj_new = f_new + l1 @ np.abs(x_new[:p])
+        obj_new = f_new + penalty(x_new)
         if obj_new > obj and t > 1.0:
             yk, t = x.copy(), 1.0
             objs.append(obj)
@@ -524,7 +528,7 @@ def _run_fista(prob, kind, theta0, step, n_iter, until_converged=False):
 
     sc[2] = _value_lin(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
                        prob.train, float(prob.n_train), p, OPTS, x, np.zeros(n),
-                       np.zeros(p + 1), BUF, sc) + prob.penalty.l1_value(x[:p])
+                       np.zeros(p + 1), BUF, sc, True) + prob.penalty.l1_value(x[:p])
     sc[3] = sc[2]
     done, status = fista_block(kind, gram, prob.rows, prob.pre_args, prob.datafit.args,
                                prob.pen_args, prob.train, float(prob.n_train), p,
@@ -551,11 +555,11 @@ def test_fista_matches_numpy(loss, kind, sparse):
     s = prob.sw / prob.n_train
     fit = prob.datafit  # epsilon in the units of the standardized target
 
-    def f_grad(theta):
+    def f_grad(theta):  # the data term (the penalty is in the prox)
         pred = Xt @ theta[:p] + theta[p]
         d = s * fit.derivatives(yt, pred)
-        f = s @ fit.values(yt, pred) + 0.5 * prob.penalty.l2 @ theta[:p] ** 2
-        g = np.append(Xt.T @ d + prob.penalty.l2 * theta[:p], d.sum())
+        f = s @ fit.values(yt, pred)
+        g = np.append(Xt.T @ d, d.sum())
         if kind == GRAM:
             g[p] = 0.0  # the intercept is eliminated (centred data)
         return f, g
@@ -563,7 +567,7 @@ def test_fista_matches_numpy(loss, kind, sparse):
     theta0 = np.zeros(p + 1)
     step = 3.0 / np.linalg.eigvalsh(Xt.T @ (s[:, None] * Xt))[-1]  # too large: backtracking
     x, objs, zx = _run_fista(prob, kind, theta0, step, 30)
-    x_ref, objs_ref = numpy_fista(f_grad, prob.penalty.l1, theta0, step, 30)
+    x_ref, objs_ref = numpy_fista(f_grad, prob.penalty.l1, prob.penalty.l2, theta0, step, 30)
     np.testing.assert_allclose(x, x_ref, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(objs, objs_ref, rtol=1e-9)
     if kind == ROWS:  # the stored products are those of the iterate (raw rows, v = w~ / s)
@@ -627,7 +631,7 @@ def test_duality_gap_matches_numpy_and_bounds_the_suboptimality(loss, kind, l1_r
         g, graw = np.zeros(p + 1), np.zeros(p + 1)
         f = _value_grad(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
                         prob.train, float(prob.n_train), p, True, OPTS, theta, z, g, graw, BUF,
-                        np.zeros(SC_SIZE))
+                        np.zeros(SC_SIZE), True)
         primal = f + prob.penalty.l1_value(theta[:p])
         gap = _gap(kind, gram, prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args,
                    prob.train, float(prob.n_train), p, True, radius, xts, OPTS, theta, z, g,
