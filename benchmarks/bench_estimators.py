@@ -167,8 +167,7 @@ SIZES = {
 SGD_ALPHA = 1e-4  # SGDRegressor's default
 SGD_L1_RATIO = 0.15  # SGDRegressor's default
 SGD_ETA = 1e-3  # constant step; stable for ||x||^2 ~ p = 100 (needs eta < 2 / ||x||^2)
-ADAM_LR = 3e-2  # reaches SGDRegressor's held-out R^2 in one epoch at 50k and 200k rows
-ADAM_BATCH = 256
+ADAM_BATCH = 256  # with our data-derived default rate (1e-3 sqrt(256), standardized units)
 EPOCH_R2_TOL = 0.01  # dense epoch rows: |R^2 ours - R^2 sklearn| on held-out rows
 # Sparse epoch rows: relative difference of the training objective. Not tighter because
 # the lazy L1 bookkeeping legitimately differs at the end of an epoch (ours flushes the
@@ -182,6 +181,7 @@ SLOW_CALL_S = 2.0  # a call slower than this is repeated at most 3 times
 
 ROW_NAMES = (
     "sgd_l2", "sgd_enet", "adam_enet", "fullbatch", "fullbatch_fista", "enet_opt", "ridge_opt",
+    "enet_opt_raw", "enet_opt_ill", "lasso_opt_raw",
     "huber", "sparse_l2", "sparse_enet", "sparse_l2_shuffled", "sparse_enet_shuffled",
     "sparse_lazy", "float32", "float32_mem", "compile",
     "scaling",
@@ -434,6 +434,7 @@ def _find_unexported(pkg, cls_name):
 
 
 def our_epoch(penalty, *, solver="sgd", batch_size=1, lr=SGD_ETA, max_iter=1, **extra):
+    """One epoch with a constant rate (None: our data-derived default rate)."""
     params = dict(
         loss="squared_error", penalty=penalty, alpha=SGD_ALPHA, l1_ratio=SGD_L1_RATIO,
         solver=solver, batch_size=batch_size, learning_rate="constant", learning_rate_init=lr,
@@ -507,19 +508,21 @@ def row_adam(data, repeats):
                            f"{X.shape[0]}x{X.shape[1]}")
     return _epoch_compare(
         row, X, y, Xt, yt,
-        lambda: our_epoch("elasticnet", solver="adam", batch_size=ADAM_BATCH, lr=ADAM_LR),
+        lambda: our_epoch("elasticnet", solver="adam", batch_size=ADAM_BATCH, lr=None),
         lambda: sk_epoch("elasticnet"), repeats, 0.5, "SGDRegressor elasticnet", SGD_L1_RATIO,
     )
 
 
-def _gd_step_numpy(X, y, theta, lr, l2):
-    """One full-batch gradient step of 1/(2n)||y - Xw - b||^2 + l2/2 ||w||^2, in NumPy."""
-    p = X.shape[1]
-    r = X @ theta[:p] + theta[p] - y
-    g = np.empty_like(theta)
-    g[:p] = X.T @ r / X.shape[0] + l2 * theta[:p]
-    g[p] = r.mean()
-    return theta - lr * g
+def _gd_step_numpy(Z, yz, theta, lr, l2):
+    """One full-batch gradient step of 1/(2n)||yz - Zw - b||^2 + l2/2 ||w||^2 on standardized
+    Z = (X - mean) / std and yz = (y - mean) / std, in NumPy, with the L2 part by its prox
+    (what GDRegressor does in these coordinates, see ensemblekit.estimators._precondition)."""
+    p = Z.shape[1]
+    r = Z @ theta[:p] + theta[p] - yz
+    g = np.append(Z.T @ r / Z.shape[0], r.mean())
+    new = theta - lr * g
+    new[:p] /= 1.0 + lr * l2
+    return new
 
 
 def row_fullbatch(data, repeats, m=10):
@@ -535,13 +538,18 @@ def row_fullbatch(data, repeats, m=10):
     (t_sum, t1, tk), _ = time_many([X.sum, fitter(make(1), X, y), fitter(make(1 + m), X, y)],
                                    repeats)
     per_epoch = max(tk - t1, 0.0) / m
-    # Check: two epochs are exactly two NumPy gradient steps.
+    # Check: two epochs are exactly two NumPy gradient steps on the standardized problem,
+    # mapped back to original units.
     m2 = make(2)().fit(X, y)
+    mu, sd, my, sy = X.mean(0), X.std(0), y.mean(), y.std()
+    Z, yz = (X - mu) / sd, (y - my) / sy
     theta = np.zeros(X.shape[1] + 1)
     for _ in range(2):
-        theta = _gd_step_numpy(X, y, theta, lr, SGD_ALPHA)
+        theta = _gd_step_numpy(Z, yz, theta, lr, SGD_ALPHA / sd**2)
+    coef = sy * theta[:-1] / sd
+    want = np.append(coef, my + sy * theta[-1] - mu @ coef)
     got = np.append(m2.coef_, m2.intercept_)
-    err = float(np.max(np.abs(got - theta)) / max(np.max(np.abs(theta)), 1e-300))
+    err = float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300))
     row.check_ok = bool(err <= 1e-8 and tk > t1)
     row.check = f"2 epochs = 2 NumPy gradient steps (max rel. diff {err:.1e}, tol 1e-8)"
     if tk <= t1:
@@ -601,6 +609,53 @@ def row_enet_opt(data, repeats, alpha=0.01, l1_ratio=0.5):
                                                                          else {"tol": tol}))
 
     return _opt_row(row, X, y, f_of, f_ref_tight, sk, mk, repeats, "ElasticNet(tol=1e-8)")
+
+
+def _raw_data(kind):
+    """The raw numeric Ames columns (price in dollars, areas, years) or a synthetic set of
+    3,000 x 20 correlated columns whose scales span 1e-2 to 1e5 (with offsets)."""
+    if kind == "ames":
+        from ensemblekit.datasets import load_ames
+
+        X, y = load_ames()
+        return X.select_dtypes("number").to_numpy(float), y.to_numpy(float)
+    rng = np.random.RandomState(0)
+    n, p = 3000, 20
+    cov = 0.8 ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+    Z = rng.randn(n, p) @ np.linalg.cholesky(cov).T
+    scales = np.logspace(-2, 5, p)
+    X = Z * scales + rng.uniform(-1, 1, p) * scales * 10
+    signal = X @ (rng.randn(p) / scales)
+    return X, signal + 1000.0 + 0.5 * rng.randn(n) * np.std(signal)
+
+
+def row_raw_opt(name, kind, repeats, alpha=1.0, l1_ratio=0.5):
+    """Time to the ElasticNet (Lasso) optimum on data as users have it: unscaled columns."""
+    X, y = _raw_data(kind)
+    what = "raw numeric Ames columns" if kind == "ames" else "synthetic, column scales 1e-2..1e5"
+    est = "Lasso" if l1_ratio == 1.0 else "ElasticNet"
+    row = Row(name, f"time to {est} optimum (gap {GAP_TARGET:g}), alpha={alpha:g}, {what}, "
+                    f"{X.shape[0]}x{X.shape[1]}")
+
+    def f_of(m):
+        return enet_objective(X, y, m.coef_, m.intercept_, alpha, l1_ratio)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref_tight = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12,
+                               max_iter=1_000_000).fit(X, y)
+
+    def sk():
+        return ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-8, max_iter=100_000)
+
+    def mk(tol):
+        return ours("GDElasticNet", alpha=alpha, l1_ratio=l1_ratio,
+                    **({} if tol is None else {"tol": tol}))
+
+    row = _opt_row(row, X, y, f_of, f_of(ref_tight), sk, mk, repeats,
+                   f"{est}(tol=1e-8)")
+    row.target = 1.0
+    return row
 
 
 def row_ridge_opt(data, repeats, alpha=1.0):
@@ -790,7 +845,7 @@ def _mem_configs():
                 max_iter=2, tol=None, shuffle=False, random_state=0)
     return {
         "sgd": dict(base, solver="sgd", batch_size=1, learning_rate_init=SGD_ETA),
-        "adam": dict(base, solver="adam", batch_size=ADAM_BATCH, learning_rate_init=ADAM_LR),
+        "adam": dict(base, solver="adam", batch_size=ADAM_BATCH, learning_rate_init=None),
         "full": dict(base, solver="sgd", batch_size="full", learning_rate_init=0.5),
         "fista": dict(base, solver="fista", learning_rate_init=None),
     }
@@ -1014,6 +1069,9 @@ def main(argv=None):
         "fullbatch": lambda: row_fullbatch(data, repeats),
         "fullbatch_fista": lambda: row_fullbatch_fista(data, repeats),
         "enet_opt": lambda: row_enet_opt(data, repeats),
+        "enet_opt_raw": lambda: row_raw_opt("enet_opt_raw", "ames", repeats),
+        "enet_opt_ill": lambda: row_raw_opt("enet_opt_ill", "ill", repeats),
+        "lasso_opt_raw": lambda: row_raw_opt("lasso_opt_raw", "ames", repeats, l1_ratio=1.0),
         "ridge_opt": lambda: row_ridge_opt(data, repeats),
         "huber": lambda: row_huber(data, repeats),
         "sparse_l2": lambda: row_sparse(sdata, repeats, "l2"),

@@ -163,12 +163,14 @@ class BaseGD(RegressorMixin, BaseEstimator):
                 and cfg.batch_size != "full" and int(cfg.batch_size) == 1)
 
     def _problem(self, X, y, sw, train_idx, cfg, rng, pre=None) -> Problem:
-        stochastic = cfg.solver != "fista"
+        # Statistics on a sample of rows only where an epoch is cheaper than a full pass
+        # (stochastic steps); full-batch solvers read every row each iteration anyway.
+        sampled = cfg.solver != "fista" and cfg.batch_size != "full"
         return Problem(
             X, y, sw, train_idx, cfg.datafit, cfg.alpha, cfg.l1_ratio,
             fit_intercept=cfg.fit_intercept, precondition=cfg.precondition,
             center="dense" if self._per_sample_sparse(cfg, X) else True,
-            stats_rows=STATS_ROWS if stochastic else None, rng=rng, pre=pre,
+            stats_rows=STATS_ROWS if sampled else None, rng=rng, pre=pre,
         )
 
     def _smooth(self, prob, solver, cfg):

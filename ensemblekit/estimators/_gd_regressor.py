@@ -72,17 +72,34 @@ class GDRegressor(BaseGD):
     The L1 part is applied by proximal (soft-thresholding) steps, so coefficients reach exact
     zeros; per-sample SGD uses Tsuruoka's cumulative penalty, lazily on sparse rows.
 
+    The estimator assembles three parts: the datafit (the loss), the penalty and a solver
+    (stochastic / mini-batch / full-batch steps with an optimizer and a schedule, or
+    FISTA), on a preconditioned problem: the features (and, for losses homogeneous in the
+    residual, the target) are standardized internally and the change of variables is
+    undone exactly, with the penalty kept on the original coefficients. So the fit, the
+    learning rate and the speed do not depend on the units of the columns: raw columns in
+    dollars, square feet and years train like standardized ones. ``learning_rate_init=None``
+    computes the rate from the data (1/L for the gradient methods, L the expected
+    smoothness of a batch; the square-root scaling rule for the adaptive ones).
+
+    Training never returns a silently wrong answer: an objective that becomes non-finite or
+    grows 1000-fold, or a run that ends above where it started or having lost most of its
+    progress, raises :class:`DivergenceError` (a ``ValueError``) naming a learning rate
+    computed from the data; "fista" stops on a certified duality gap (KKT violation where
+    there is no dual bound); reaching ``max_iter`` first emits a ``ConvergenceWarning``
+    with the certificate. The curves of every epoch are kept in ``history_``
+    (:func:`plot_training_curves`, :func:`diagnose_training`), and ``callbacks`` see each
+    epoch and may stop training.
+
     Per-sample and mini-batch loops are compiled by Numba (cached on disk); one kernel per
     dtype covers every loss, penalty, optimizer and schedule. X may be dense (C or F order;
     the stochastic solvers read rows, so an F-ordered X is copied once to C order, a
     C-ordered one never) or CSR; float32 input is kept in float32. Multi-output targets are
     not supported (a ``ValueError`` is raised); use
     :class:`~sklearn.multioutput.MultiOutputRegressor`. On CSR input, per-sample "sgd"
-    costs O(non-zeros of the row) per step (L2 through a scale factor, L1 applied lazily);
-    the other optimizers keep per-coordinate state and touch every coefficient at each
-    update. A learning rate that makes the
-    objective diverge raises :class:`DivergenceError` (a ``ValueError``); reaching
-    ``max_iter`` before the stopping rule emits a ``ConvergenceWarning``.
+    costs O(non-zeros of the row) per step (the penalty applied lazily; only the columns
+    stored on most rows are centred); the other optimizers keep per-coordinate state and
+    touch every coefficient at each update.
 
     Parameters
     ----------
@@ -124,12 +141,19 @@ class GDRegressor(BaseGD):
         cyclical rate between lr0 and ``max_lr`` with half-cycle ``step_size`` epochs and
         ``cyclic_mode``; "cosine": SGDR cosine annealing from lr0 to ``eta_min`` with warm
         restarts after ``T_0``, ``T_0 T_mult``, ... epochs; "plateau": lr0 times ``gamma``
-        each time the objective has not improved by ``tol`` for ``n_iter_no_change``
-        epochs, training stops once the rate is below 1e-6. Ignored by "fista".
+        each time the objective has not improved by ``tol`` (relative) for
+        ``n_iter_no_change`` epochs, training stops once the rate is below 1e-6 lr0. With
+        "cyclic" and "cosine" the stopping rules (``tol``, early stopping) are applied at
+        the end of a cycle, where the rate is lowest. Ignored by "fista".
     learning_rate_init : float or None, default=None
-        Initial learning rate lr0. None means 0.01 (0.001 for "adam" and "adamw"); for
-        "fista" it is the initial step of the backtracking line search and None means
-        1/L (L, the Lipschitz constant of the gradient, estimated).
+        Initial learning rate lr0, in the units of the standardized problem (so the same
+        value means the same thing on every data set). None computes it from the data:
+        1/L for "sgd" (L the expected smoothness of a batch: the largest squared row norm
+        for one sample, the largest eigenvalue of the mean Hessian for a full batch,
+        interpolated in between), (1 - momentum)/L for "momentum" and "nesterov" on
+        batches, 1e-3 sqrt(batch_size) (at most 0.1) for "rmsprop", "adam" and "adamw",
+        0.3 for "adagrad". For "fista" it is the initial step of the backtracking line
+        search, None meaning 1/L. The rate used is in ``learning_rate_init_``.
     power_t : float, default=0.25
         Exponent of "invscaling".
     gamma : float, default=0.1
@@ -165,17 +189,19 @@ class GDRegressor(BaseGD):
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data; iterations for "fista").
     tol : float or None, default=1e-3
-        Stopping tolerance. Training stops when the objective F (penalty included) has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs (with ``early_stopping``: the
-        validation R^2). For "fista" it stops when the largest entry of the
-        proximal-gradient mapping is below ``tol`` times its value at zero. None disables
-        stopping.
+        Stopping tolerance, relative. Stochastic solvers stop when, for
+        ``n_iter_no_change`` epochs, the objective F (penalty included) neither improved
+        on its best nor moved from one epoch to the next by more than ``tol`` times its
+        starting value (an oscillating or rising objective is not converged); with
+        ``early_stopping``: when the validation R^2 has not improved by ``tol``. "fista"
+        stops when the relative duality gap (the KKT violation where there is no dual
+        bound) is below ``tol``. None disables stopping.
     n_iter_no_change : int, default=5
         Patience of the stopping rule (and of "plateau").
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the samples, stop when the validation R^2 has
-        not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
-        coefficients of the best epoch.
+        not improved by ``tol`` for ``n_iter_no_change`` epochs (at the end of a cycle for
+        the cyclical schedules), and restore the coefficients of the best epoch.
     validation_fraction : float, default=0.1
         Fraction of samples held out for early stopping.
     shuffle : bool, default=True
@@ -188,7 +214,15 @@ class GDRegressor(BaseGD):
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
     verbose : int, default=0
-        Print the objective every epoch.
+        Print the objective, the gradient norm and the learning rate every epoch.
+    precondition : bool, default=True
+        Standardize internally (see above); False trains on the raw columns, as
+        SGDRegressor does (the learning rate is then in the units of the data).
+    callbacks : list of callable or None, default=None
+        Called after each epoch as ``callback(estimator, info)`` with an
+        :class:`EpochInfo` (epoch, objective, losses, validation score, learning rate,
+        gradient norm, certificate, coefficients); training stops after the epoch when
+        one of them returns True.
 
     Attributes
     ----------
@@ -202,10 +236,36 @@ class GDRegressor(BaseGD):
         Number of parameter updates made.
     loss_curve_ : list of float
         Training objective F (penalty included) after each epoch.
+    history_ : dict of lists
+        Per epoch: ``objective`` (F), ``loss`` (its data term), ``validation_loss`` (the
+        mean loss on the held-out rows, in the same units) and ``validation_score`` (R^2)
+        with early stopping (else None), ``learning_rate`` (of the epoch's last update),
+        ``grad_norm`` (the norm of the minimal subgradient of F with respect to the
+        coefficients of the standardized features and the intercept, in units of the
+        objective per unit of y) and ``certificate`` ("fista": the relative duality gap or
+        KKT violation; else None).
     validation_scores_ : list of float
         Validation R^2 after each epoch (only with ``early_stopping``).
+    validation_loss_curve_ : list of float
+        Validation loss after each epoch (only with ``early_stopping``).
     best_iteration_ : int
         Epoch (1-based) whose coefficients were restored (only with ``early_stopping``).
+    converged_ : bool
+        Whether a stopping rule (not ``max_iter`` or a callback) ended training.
+    stopped_by_ : {"solver", "early_stopping", "callback", "stalled"} or None
+        What ended training (None: ``max_iter``).
+    certificate_ : float
+        "fista": the certificate of the returned solution.
+    learning_rate_init_ : float
+        The initial learning rate used (stochastic solvers).
+    initial_objective_ : float
+        The objective of the starting point (the intercept-only model by default).
+    penalty_gradient_norm_ : float
+        The norm of the penalty's gradient at the solution, in the units of ``grad_norm``
+        (what holds the coefficients back; read by :func:`diagnose_training`).
+    preconditioner_ : dict
+        The column means and scales and the target's mean and scale of the internal
+        standardization.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -224,8 +284,7 @@ class GDRegressor(BaseGD):
     >>> X = rng.randn(200, 3)
     >>> y = X @ np.array([1.0, -2.0, 0.0]) + 0.5
     >>> reg = GDRegressor(solver="adam", batch_size=32, learning_rate="constant",
-    ...                   learning_rate_init=0.05, penalty=None, tol=1e-6,
-    ...                   random_state=0).fit(X, y)
+    ...                   penalty=None, tol=1e-6, random_state=0).fit(X, y)
     >>> np.round(reg.coef_, 2) + 0.0
     array([ 1., -2.,  0.])
     """

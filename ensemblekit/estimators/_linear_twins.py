@@ -1,8 +1,10 @@
 """Drop-in twins of scikit-learn's linear models, fitted by ``GDRegressor``'s machinery.
 
 Each twin minimizes exactly the objective of its scikit-learn namesake, with the same
-meaning of ``alpha``, and defaults to full-batch FISTA (on the Gram matrix when
-``n_samples >= 2 n_features``), which reaches scikit-learn's optimum.
+meaning of ``alpha``, and defaults to full-batch FISTA on the preconditioned problem (on
+the standardized Gram matrix when ``n_samples >= 2 n_features``), which reaches
+scikit-learn's optimum on raw columns as on standardized ones and certifies it
+(``certificate_``).
 """
 
 from __future__ import annotations
@@ -23,20 +25,27 @@ _SHARED_DOC = """
         Whether to fit the (unpenalized) intercept.
     solver : {"fista", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", \
 "adamw"}, default="fista"
-        "fista" (full batch, backtracking, restart) reaches the exact optimum; the others
-        are the stochastic/first-order rules of :class:`GDRegressor`.
+        "fista" (full batch, on the standardized Gram matrix when ``n_samples >= 2
+        n_features``, backtracking, restart) reaches the exact optimum and certifies it;
+        without an L1 part on the Gram matrix it solves the linear system directly (FISTA
+        in the metric of the Hessian: one step). The others are the stochastic and
+        first-order rules of :class:`GDRegressor`.
     batch_size : int or "full", default="full"
         Samples per update of the non-FISTA solvers.
     learning_rate_init : float or None, default=None
-        Step size. For "fista", the initial step of the backtracking line search, None
-        meaning 1/L (L, the estimated Lipschitz constant of the gradient); for the other
-        solvers a constant learning rate, None meaning 0.01 (0.001 for adam/adamw).
+        Step size, in the units of the standardized problem. For "fista", the initial
+        step of the backtracking line search, None meaning 1/L (L the Lipschitz constant
+        of the gradient of the data term); for the other solvers a constant learning
+        rate, None meaning the data-derived rate of :class:`GDRegressor`.
     max_iter : int, default=10000
         Maximum number of epochs (FISTA iterations).
-    tol : float or None, default=1e-4
-        For "fista": stop when the largest entry of the proximal-gradient mapping is below
-        ``tol`` times its value at zero. Other solvers: stop when the objective has not
-        improved by ``tol`` for ``n_iter_no_change`` epochs. None disables stopping.
+    tol : float or None, default=1e-6
+        For "fista": stop when the duality gap is below ``tol`` times the objective, which
+        certifies that the objective is within a relative ``tol`` of the optimum (the KKT
+        violation for ``GDLinearRegression``, which has no dual bound; the exact
+        suboptimality for the linear-system solve). Other solvers: the stopping rule of
+        :class:`GDRegressor`. None disables stopping. Reaching ``max_iter`` first warns
+        with the certificate.
     n_iter_no_change : int, default=5
         Patience of the stopping rule of the non-FISTA solvers.
     shuffle : bool, default=True
@@ -47,6 +56,13 @@ _SHARED_DOC = """
         Start ``fit`` from the previous solution.
     verbose : int, default=0
         Print the objective every epoch.
+    precondition : bool, default=True
+        Standardize internally, the change of variables undone exactly and the penalty
+        kept on the original coefficients: fits do not depend on the units of the
+        columns. False works on the raw columns.
+    callbacks : list of callable or None, default=None
+        Called after each epoch as ``callback(estimator, info)``
+        (:class:`EpochInfo`); training stops when one returns True.
 
     Attributes
     ----------
@@ -61,6 +77,13 @@ _SHARED_DOC = """
     loss_curve_ : list of float
         Objective after each epoch, in ``GDRegressor``'s normalization (divided by the
         total sample weight, see above).
+    history_ : dict of lists
+        The training curves (see :class:`GDRegressor`).
+    certificate_ : float
+        "fista": the relative duality gap of the returned solution (an upper bound of its
+        relative distance to the optimum of the objective).
+    converged_ : bool
+        Whether the stopping rule (not ``max_iter``) ended training.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

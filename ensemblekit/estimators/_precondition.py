@@ -64,9 +64,10 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
     """Weighted means and standard deviations of the p columns over ``rows``.
 
     ``center``: True (every column), False (none) or "dense" (the CSR columns with at least
-    ``DENSE_FRACTION`` of their entries stored; see ``Preconditioner``). A column not
-    centred gets mean 0 and its root mean square as scale; a column that is constant once
-    centred (or all zero) gets scale 1.
+    ``DENSE_FRACTION`` of their entries stored, the others scaled by the root mean square
+    of their stored entries: per-sample CSR steps). A column not centred gets mean 0 and
+    its root mean square as scale; a column that is constant once centred (or all zero)
+    gets scale 1.
     """
     Xd, data, indices, indptr, is_sparse = inputs
     total = float(sw[rows].sum())
@@ -75,13 +76,18 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
         _csr_moments(data, indices, indptr, rows, sw, s1, s2)
         mean = s1 / total
         if center == "dense":
-            counts = np.zeros(p)
-            _csr_counts(indices, indptr, rows, counts)
+            counts, stored = np.zeros(p), np.zeros(p)
+            _csr_counts(indices, indptr, rows, sw, counts, stored)
             mask = counts >= DENSE_FRACTION * rows.shape[0]
+            # The other columns are scaled by the root mean square of their stored entries:
+            # scaled by that of all rows, a feature on one row in a thousand would reach
+            # ~30 and the per-sample steps (bounded by the largest row norm) would crawl.
+            with np.errstate(over="ignore", invalid="ignore"):
+                var = np.where(mask, s2 / total - mean**2, s2 / np.maximum(stored, 1e-300))
         else:
             mask = np.full(p, bool(center))
-        with np.errstate(over="ignore", invalid="ignore"):
-            var = np.where(mask, s2 / total - mean**2, s2 / total)
+            with np.errstate(over="ignore", invalid="ignore"):
+                var = np.where(mask, s2 / total - mean**2, s2 / total)
     else:
         mask = np.full(p, bool(center))
         shift = np.asarray(Xd[rows[0]], dtype=np.float64) if center and rows.size else np.zeros(p)
@@ -102,11 +108,13 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
 
 
 @njit(cache=True)
-def _csr_counts(indices, indptr, rows, counts):
+def _csr_counts(indices, indptr, rows, sw, counts, stored):
+    """Rows storing each column, and their summed weights."""
     for k in range(rows.shape[0]):
         i = rows[k]
         for q in range(indptr[i], indptr[i + 1]):
             counts[indices[q]] += 1.0
+            stored[indices[q]] += sw[i]
 
 
 # CSR columns stored on at least this fraction of the rows are centred even by per-sample

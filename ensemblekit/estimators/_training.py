@@ -135,7 +135,8 @@ class TrainingLoop:
                         best_score, best_iter = val_score, n_iter
                         best_theta = theta.copy()
                     epoch = base + n_iter
-                    cycle_end = self.schedule is None or is_cycle_end(*self.schedule, epoch)
+                    cycle_end = self.schedule is None or is_cycle_end(self.schedule[0], epoch,
+                                                                     self.schedule[1])
                     if (self.tol is not None and no_improvement >= self.n_iter_no_change
                             and cycle_end):
                         converged, stopped_by = True, "early_stopping"

@@ -35,7 +35,9 @@ def _fit_quietly(est, X, y):
 
 def _twins():
     """(ours, theirs, objective) for each twin, at scikit-learn's tightest settings."""
-    enet = (lambda a, r: lambda m, X, y: enet_objective(X, y, m.coef_, m.intercept_, a, r))
+    def enet(a, r):
+        return lambda m, X, y: enet_objective(X, y, m.coef_, m.intercept_, a, r)
+
     return {
         "linear": (GDLinearRegression(), LinearRegression(),
                    lambda m, X, y: ridge_objective(X, y, m.coef_, m.intercept_, 0.0)),
