@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -74,6 +75,21 @@ def _start_objective(state) -> float:
     from ._fista import SC_START
 
     return float(state.sc[SC_START])
+
+
+FEATURES_IN_DOC = """    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+"""
+
+
+def init_params(estimator, params: dict) -> None:
+    """Store ``__init__``'s arguments (its ``locals()``) as attributes, as given: the
+    scikit-learn contract, without one assignment line per parameter in every class."""
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
 
 def make_hp(momentum: float, beta_1: float, beta_2: float, epsilon: float,
@@ -147,8 +163,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
             cfg.milestones = default_milestones(cfg.max_iter)
 
     # ------------------------------------------------------------------ assembly
-    @staticmethod
-    def _solver(cfg: GDConfig):
+    def _solver(self, cfg: GDConfig, prob: Problem):
+        """The solver of this configuration (subclasses with a solver of their own, such
+        as the concomitant Huber twin's variable metric, override it)."""
         if cfg.solver == "fista":
             return FistaSolver(cfg.learning_rate_init, cfg.tol)
         return StochasticSolver(
@@ -231,7 +248,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         rng = check_random_state(cfg.random_state)
         train_idx, val_idx = self._train_split(sw, rng, cfg)
         prob = self._problem(X, y, sw, train_idx, cfg, rng)
-        solver = self._solver(cfg)
+        solver = self._solver(cfg, prob)
         theta0 = self._initial(prob, coef_init, intercept_init)
         if cfg.solver == "fista":
             state = solver.start(prob, theta0, rng, self._smooth(prob, solver, cfg))
@@ -263,7 +280,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         if first:
             rng = check_random_state(cfg.random_state)
             prob = self._problem(X, y, sw, np.flatnonzero(sw > 0), cfg, rng)
-            solver = self._solver(cfg)
+            solver = self._solver(cfg, prob)
             theta0 = self._initial(prob, None, None)
             smooth = self._smooth(prob, solver, cfg) if cfg.solver == "fista" else None
             state = (solver.start(prob, theta0, rng, smooth) if smooth is not None
@@ -326,6 +343,60 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self.t_ = int(self.n_iter_)
             cert = self.history_["certificate"]
             self.certificate_ = cert[-1] if cert else None
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the model: up to ``max_iter`` epochs (iterations) of its solver.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (dense or CSR; float32 stays float32 where the solver allows).
+        y : array-like of shape (n_samples,)
+            Target values (a single output).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights s_i of the objective.
+        coef_init : array-like of shape (n_features,), default=None
+            Initial coefficients (original units).
+        intercept_init : float or array-like of shape (1,), default=None
+            Initial intercept.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, coef_init, intercept_init)
+
+    # Whether one call of the solver's loop is a meaningful increment (not for the
+    # restarted primal-dual solver of the quantile twin).
+    _incremental = True
+
+    @available_if(lambda self: self._incremental)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch (one iteration of a full-batch solver) on (X, y), continuing from
+        the current state.
+
+        The solver's state (optimizer moments, schedule position, random generator, the
+        standardization of the first call) persists between calls, so n calls equal
+        ``fit`` with ``max_iter=n`` (no stopping rule, no early stopping here).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            Updated estimator.
+        """
+        return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predict with the fitted linear model.

@@ -56,7 +56,7 @@ from numba import njit
 
 from ._losses import loss_derivative
 from ._optimizers import ADAMW, SGD, bias_corrections, optimizer_step
-from ._passes import rows_loss, rows_loss_grad
+from ._passes import rows_loss_grad
 from ._penalties import soft_threshold
 from ._prefetch import prefetch_row
 from ._rows import FASTMATH, PREFETCH_AHEAD, is_increasing, prefetch_csr_ahead
@@ -143,17 +143,28 @@ def _update_average(avg, theta, n_avg, p):
         avg[j] += (theta[j] - avg[j]) * inv
 
 
+@njit(cache=True, inline="always")
+def _step_rate(sched, const_lr, t, epoch, k, n):
+    """The rate of per-sample step k of the epoch (learning_rate_at skipped when constant:
+    it is lr0 unless there is a warm-up)."""
+    if const_lr:
+        return sched.lr0
+    return learning_rate_at(sched.code, sched.lr0, t, epoch + k / n, sched.sp, sched.milestones)
+
+
+@njit(cache=True, inline="always")
+def _epoch_start(order, st, sched):
+    """(rows, updates so far, Tsuruoka's u, completed epochs, whether the rate is constant)."""
+    return (order.shape[0], st[ST_T], st[ST_U], st[ST_EPOCH],
+            sched.code == CONSTANT and not sched.sp[SP_WARMUP] > 0.0)
+
+
 @njit(cache=True)
 def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit_intercept,
                      average_start):
     Xd, y, sw = rd.Xd, rd.y, rd.sw
-    n = order.shape[0]
-    t = st[ST_T]
-    u = st[ST_U]
-    epoch = st[ST_EPOCH]
+    n, t, u, epoch, const_lr = _epoch_start(order, st, sched)
     status = 0
-    # learning_rate_at(CONSTANT, ...) is lr0 unless there is a warm-up: skip the call.
-    const_lr = sched.code == CONSTANT and not sched.sp[SP_WARMUP] > 0.0
     for k in range(n):
         i = order[k]
         if k + PREFETCH_AHEAD < n:
@@ -161,11 +172,7 @@ def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit
             # In-order rows (no shuffle) are prefetched by the hardware.
             if ahead != i + PREFETCH_AHEAD:
                 prefetch_row(Xd, ahead)
-        if const_lr:
-            lr = sched.lr0
-        else:
-            lr = learning_rate_at(sched.code, sched.lr0, t, epoch + k / n, sched.sp,
-                                  sched.milestones)
+        lr = _step_rate(sched, const_lr, t, epoch, k, n)
         pred = _xt_dot(Xd, i, pre.mean, pre.inv_scale, theta, p) + theta[p]
         if not math.isfinite(pred):
             status = 1
@@ -216,12 +223,8 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
     isc, mean, dense = pre.inv_scale, pre.mean, pre.dense_cols
     l1, l2 = pen.l1, pen.l2
     has_l1, has_l2 = pen.has_l1, pen.has_l2
-    n = order.shape[0]
-    t = st[ST_T]
-    u = st[ST_U]
-    epoch = st[ST_EPOCH]
+    n, t, u, epoch, const_lr = _epoch_start(order, st, sched)
     status = 0
-    const_lr = sched.code == CONSTANT and not sched.sp[SP_WARMUP] > 0.0
     has_pen = has_l1 or has_l2
     lazy = has_pen and average_start == 0
     total = 0.0  # rates summed this epoch: the L2 flow owed since lam[j]
@@ -232,11 +235,7 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
         i = order[k]
         if prefetch:
             prefetch_csr_ahead(data, indices, indptr, order, k, n)
-        if const_lr:
-            lr = sched.lr0
-        else:
-            lr = learning_rate_at(sched.code, sched.lr0, t, epoch + k / n, sched.sp,
-                                  sched.milestones)
+        lr = _step_rate(sched, const_lr, t, epoch, k, n)
         lo = indptr[i]
         hi = indptr[i + 1]
         z = 0.0
@@ -405,11 +404,3 @@ def run_epoch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta,
                                         rd.y, rd.sw, rows, 0, rows.shape[0], u, p, loss.code,
                                         loss.epsilon, loss.quantile, grad, True)
     return 0
-
-
-@njit(cache=True)
-def data_loss(rd, pre, loss, rows, theta, p, u) -> float:
-    """sum_i s_i phi_i of ``theta`` over ``rows`` (the same bits as run_epoch's loss)."""
-    raw_params(pre, theta, p, u)
-    return rows_loss(rd.Xd, rd.data, rd.indices, rd.indptr, rd.is_sparse, rd.y, rd.sw, rows,
-                     u, p, loss.code, loss.epsilon, loss.quantile)

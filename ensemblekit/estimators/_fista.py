@@ -49,6 +49,7 @@ from numba import njit
 from ._concomitant import concomitant_gap, huber_loss, huber_loss_grad, optimal_scale
 from ._losses import loss_conjugate, loss_derivative
 from ._passes import matvec, rmatvec, rows_grad_lin, rows_lin
+from ._penalties import soft_threshold
 
 GRAM = 0
 ROWS = 1
@@ -68,15 +69,6 @@ SC_T, SC_STEP, SC_OBJ, SC_START, SC_KKT0, SC_CERT, SC_SIGMA, SC_SIZE = range(8)
 GRAM_MAX_FEATURES = 4000
 # Below this relative gap to the starting objective the objective is at rounding level.
 _FLOOR = 1e-13
-
-
-@njit(cache=True)
-def _soft(x, thr):
-    if x > thr:
-        return x - thr
-    if x < -thr:
-        return x + thr
-    return 0.0
 
 
 @njit(cache=True)
@@ -412,7 +404,7 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
                 xn[j] = yk[j] - step * dvec[j]
             if l2_prox:
                 for j in range(p):
-                    xn[j] = _soft(xn[j], step * pen.l1[j]) / (1.0 + step * pen.l2[j])
+                    xn[j] = soft_threshold(xn[j], step * pen.l1[j]) / (1.0 + step * pen.l2[j])
             if not fit_intercept:
                 xn[p] = 0.0
             f_new = _value_lin(kind, gram, rd, pre, loss, pen, train, n_eff, p, opts, xn, zbuf,

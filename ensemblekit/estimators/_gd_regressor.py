@@ -5,10 +5,9 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGD, GDConfig, make_hp
+from ._base import FEATURES_IN_DOC, BaseGD, GDConfig, init_params, make_hp
 from ._datafits import Datafit
 from ._losses import LOSS_CODES
 from ._optimizers import SOLVER_CODES
@@ -56,7 +55,7 @@ def milestones_array(milestones) -> np.ndarray:
 
 
 class GDRegressor(BaseGD):
-    r"""Linear regression fitted by first-order methods (SGD, momentum, Adam, FISTA...).
+    __doc__ = r"""Linear regression fitted by first-order methods (SGD, momentum, Adam, FISTA...).
 
     Minimizes, over the coefficients ``w`` and the intercept ``b``,
 
@@ -266,11 +265,7 @@ class GDRegressor(BaseGD):
     preconditioner_ : dict
         The column means and scales and the target's mean and scale of the internal
         standardization.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-
+""" + FEATURES_IN_DOC + r"""
     See Also
     --------
     GDElasticNet, GDLasso, GDRidge, GDLinearRegression : Twins with scikit-learn's objective.
@@ -372,44 +367,7 @@ class GDRegressor(BaseGD):
         precondition=True,
         callbacks=None,
     ):
-        self.loss = loss
-        self.epsilon = epsilon
-        self.quantile = quantile
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.gamma = gamma
-        self.step_size = step_size
-        self.milestones = milestones
-        self.max_lr = max_lr
-        self.cyclic_mode = cyclic_mode
-        self.T_0 = T_0
-        self.T_mult = T_mult
-        self.eta_min = eta_min
-        self.warmup_steps = warmup_steps
-        self.momentum = momentum
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.rho = rho
-        self.adam_epsilon = adam_epsilon
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.average = average
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.precondition = precondition
-        self.callbacks = callbacks
+        init_params(self, locals())
 
     def _gd_config(self, sample_weight_sum: float) -> GDConfig:
         alpha, l1_ratio = penalty_split(self.penalty, self.alpha, self.l1_ratio)
@@ -440,52 +398,3 @@ class GDRegressor(BaseGD):
             precondition=bool(self.precondition),
             callbacks=tuple(self.callbacks or ()),
         )
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, coef_init=None,
-            intercept_init=None) -> GDRegressor:
-        """Fit the model by running up to ``max_iter`` epochs.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data (dense or CSR; float32 stays float32).
-        y : array-like of shape (n_samples,)
-            Target values (a single output).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights s_i of the objective.
-        coef_init : array-like of shape (n_features,), default=None
-            Initial coefficients.
-        intercept_init : float or array-like of shape (1,), default=None
-            Initial intercept.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        return self._fit(X, y, sample_weight, coef_init, intercept_init)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None) -> GDRegressor:
-        """Run one epoch on (X, y), continuing from the current state.
-
-        The optimizer state, the schedule position and the random generator persist
-        between calls, so n calls equal ``fit`` with ``max_iter=n`` (no stopping rule,
-        no early stopping in ``partial_fit``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
-            Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
-
-        Returns
-        -------
-        self : object
-            Updated estimator.
-        """
-        return self._partial_fit(X, y, sample_weight)

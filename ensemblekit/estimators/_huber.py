@@ -14,12 +14,11 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseGD, GDConfig
+from ._base import FEATURES_IN_DOC, BaseGD, GDConfig, init_params
 from ._concomitant import (  # noqa: F401 (re-exported for the tests and users)
     SIGMA_MIN,
     ConcomitantHuber,
@@ -42,7 +41,7 @@ _duality_gap = duality_gap
 
 
 class GDHuberRegressor(BaseGD):
-    r"""L2-regularised Huber regression with a concomitant scale, fitted by a first-order method.
+    __doc__ = r"""L2-regularised Huber regression with a concomitant scale, by a first-order method.
 
     Twin of :class:`sklearn.linear_model.HuberRegressor`: same objective, same meaning of
     ``epsilon`` and ``alpha``, same fitted attributes. It minimises jointly over the
@@ -106,9 +105,9 @@ class GDHuberRegressor(BaseGD):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
-        Coefficients.
+        Coefficients of the robust fit (float64 whatever the input dtype).
     intercept_ : float
-        Intercept (0.0 when ``fit_intercept=False``).
+        Its intercept; 0.0 without one.
     scale_ : float
         Optimal scale :math:`\sigma`.
     n_iter_ : int
@@ -123,11 +122,7 @@ class GDHuberRegressor(BaseGD):
         The certificate of the returned solution.
     outliers_ : ndarray of shape (n_samples,) of bool
         True where ``|y - Xw - b| > epsilon * scale_``.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when ``X`` has string column names.
-
+""" + FEATURES_IN_DOC + r"""
     See Also
     --------
     sklearn.linear_model.HuberRegressor : Same objective, solved by L-BFGS-B.
@@ -176,17 +171,7 @@ class GDHuberRegressor(BaseGD):
         callbacks=None,
         verbose=0,
     ):
-        self.epsilon = epsilon
-        self.alpha = alpha
-        self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.fit_intercept = fit_intercept
-        self.preconditioner = preconditioner
-        self.subsample = subsample
-        self.random_state = random_state
-        self.callbacks = callbacks
-        self.verbose = verbose
+        init_params(self, locals())
 
     def _gd_config(self, sample_weight_sum: float) -> GDConfig:
         # HuberRegressor's alpha ||w||^2 over the total weight is GDRegressor's
@@ -207,6 +192,10 @@ class GDHuberRegressor(BaseGD):
     def _diagonal(self, p: int) -> bool:
         return self.preconditioner == "diagonal" or (self.preconditioner == "auto" and p > 2000)
 
+    def _solver(self, cfg, prob) -> FistaSolver:
+        # (partial_fit: one iteration of the variable-metric solver per call)
+        return self._solver_for(prob.p, cfg.tol)
+
     def _solver_for(self, p: int, tol: float) -> FistaSolver:
         diagonal = self._diagonal(p)
         # With the Gram metric the plain step is already the majorize-minimize step, which
@@ -214,6 +203,20 @@ class GDHuberRegressor(BaseGD):
         # add iterations there, so it is used in the diagonal metric only.
         return FistaSolver(None, tol, metric="identity" if diagonal else "gram",
                            momentum=diagonal, grow=1.25)
+
+    def _set_scale(self, X, y, swn):
+        residual = y - np.asarray(X @ self.coef_.astype(X.dtype, copy=False),
+                                  dtype=np.float64) - self.intercept_
+        # sigma is re-solved on the final residual, so scale_ and outliers_ agree.
+        self.scale_ = float(optimal_scale(residual, swn, float(self.epsilon), SIGMA_MIN, -1.0))
+        self.outliers_ = np.abs(residual) > self.scale_ * self.epsilon
+
+    def _publish(self, prob, theta, dtype, solver, state):
+        # (partial_fit) float64 coefficients as HuberRegressor's, and the scale
+        super()._publish(prob, theta, np.dtype(np.float64), solver, state)
+        self.intercept_ = float(self.intercept_)
+        y = prob.pre.y_mean + prob.pre.y_scale * np.asarray(prob.y, dtype=np.float64)
+        self._set_scale(prob.X, y, prob.sw / prob.sw.sum())
 
     def _subsample_size(self, n: int, p: int):
         if self.subsample is None:
@@ -223,24 +226,7 @@ class GDHuberRegressor(BaseGD):
             return None
         return m if m < n else None
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None) -> GDHuberRegressor:
-        """Fit the model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; CSR is used as is, float32 is kept as float32.
-        y : array-like of shape (n_samples,)
-            Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights.
-
-        Returns
-        -------
-        self : GDHuberRegressor
-            Fitted estimator.
-        """
+    def _fit(self, X, y, sample_weight, coef_init=None, intercept_init=None):
         X, y, sw = self._validate_training_data(X, y, sample_weight, reset=True)
         n, p = X.shape
         total = float(sw.sum())
@@ -250,7 +236,8 @@ class GDHuberRegressor(BaseGD):
         alpha_n = float(self.alpha) / total
         # float32 products carry ~1e-7 relative error, a floor no tolerance can go below.
         tol = max(float(self.tol), 1e-6 if X.dtype == np.float32 else 0.0)
-        warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (p,)
+        warm = (self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (p,)
+                ) or coef_init is not None or intercept_init is not None
         self.history_ = new_history()
         if not warm:
             z = _interpolation_certificate(X, y64, swn, alpha_n, eps, fi)
@@ -261,7 +248,7 @@ class GDHuberRegressor(BaseGD):
         train = np.flatnonzero(sw > 0)
         prob = self._problem(X, y, sw, train, cfg, rng)
         solver = self._solver_for(p, tol)
-        theta0 = self._initial(prob, None, None)
+        theta0 = self._initial(prob, coef_init, intercept_init)
         m = self._subsample_size(n, p)
         smooth = None
         if m is not None and not warm:
@@ -322,11 +309,7 @@ class GDHuberRegressor(BaseGD):
     def _set_fitted(self, X, y, swn, coef, intercept, n_iter, converged):
         self.coef_ = np.asarray(coef, dtype=np.float64).copy()
         self.intercept_ = float(intercept) if self.fit_intercept else 0.0
-        residual = y - np.asarray(X @ self.coef_.astype(X.dtype, copy=False),
-                                  dtype=np.float64) - self.intercept_
-        # sigma is re-solved on the final residual, so scale_ and outliers_ agree.
-        self.scale_ = float(optimal_scale(residual, swn, float(self.epsilon), SIGMA_MIN, -1.0))
-        self.outliers_ = np.abs(residual) > self.scale_ * self.epsilon
+        self._set_scale(X, y, swn)
         self.n_iter_ = int(n_iter)
         self.converged_ = bool(converged)
         self.loss_curve_ = list(self.history_["objective"])

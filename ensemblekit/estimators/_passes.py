@@ -12,8 +12,6 @@ Why each pass is fast
   single-threaded gemv on a tall C-ordered X measured ~3x ``X.sum()`` per product here,
   the fused row loop ~1-2x in all.
 * Dense rows in shuffled order are software-prefetched ``PREFETCH_AHEAD`` rows ahead.
-* ``rows_loss`` uses the same inline dot product as ``rows_loss_grad``, so both give the
-  same loss to the bit (the full-batch objective can come from either).
 * FISTA keeps z = X v of its iterates: ``rows_lin`` (dot products only) and
   ``rows_grad_lin`` (axpys only) split the fused pass for it.
 * float32 X is read as float32 (half the bytes) and accumulated in float64.
@@ -30,6 +28,30 @@ from numba import njit
 from ._losses import loss_derivative, loss_value
 from ._prefetch import prefetch_row
 from ._rows import FASTMATH, PREFETCH_AHEAD, csr_axpy, csr_dot
+
+
+# One row's share of a loss-and-gradient pass (inlined: it takes its caller's fastmath).
+@njit(cache=True, inline="always")
+def _dense_row_loss_grad(Xd, i, y, sw, pred, p, code, eps, q, grad, want_loss):
+    """Add s_i phi'_i (x_i, 1) to ``grad``; return s_i phi_i (0 unless ``want_loss``)."""
+    total = sw[i] * loss_value(code, y[i], pred, eps, q) if want_loss else 0.0
+    dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
+    if dl != 0.0:
+        for j in range(p):
+            grad[j] += dl * Xd[i, j]
+        grad[p] += dl
+    return total
+
+
+@njit(cache=True, inline="always")
+def _csr_row_loss_grad(data, indices, indptr, i, y, sw, pred, p, code, eps, q, grad,
+                       want_loss):
+    total = sw[i] * loss_value(code, y[i], pred, eps, q) if want_loss else 0.0
+    dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
+    if dl != 0.0:
+        csr_axpy(data, indices, indptr, i, dl, grad)
+        grad[p] += dl
+    return total
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -50,13 +72,7 @@ def _dense_rows_loss_grad(Xd, y, sw, order, start, stop, u, p, code, eps, q, gra
         pred = z + c
         if not math.isfinite(pred):
             return 1, total
-        if want_loss:
-            total += sw[i] * loss_value(code, y[i], pred, eps, q)
-        dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
-        if dl != 0.0:
-            for j in range(p):
-                grad[j] += dl * Xd[i, j]
-            grad[p] += dl
+        total += _dense_row_loss_grad(Xd, i, y, sw, pred, p, code, eps, q, grad, want_loss)
     return 0, total
 
 
@@ -78,26 +94,9 @@ def rows_loss_grad(Xd, data, indices, indptr, is_sparse, y, sw, order, start, st
         pred = csr_dot(data, indices, indptr, i, u) + c
         if not math.isfinite(pred):
             return 1, total
-        if want_loss:
-            total += sw[i] * loss_value(code, y[i], pred, eps, q)
-        dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
-        if dl != 0.0:
-            csr_axpy(data, indices, indptr, i, dl, grad)
-            grad[p] += dl
+        total += _csr_row_loss_grad(data, indices, indptr, i, y, sw, pred, p, code, eps, q,
+                                    grad, want_loss)
     return 0, total
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _dense_rows_loss(Xd, y, sw, order, u, p, code, eps, q):
-    c = u[p]
-    total = 0.0
-    for k in range(order.shape[0]):
-        i = order[k]
-        z = 0.0
-        for j in range(p):
-            z += Xd[i, j] * u[j]
-        total += sw[i] * loss_value(code, y[i], z + c, eps, q)
-    return total
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -109,39 +108,8 @@ def csr_rows_loss_grad(data, indices, indptr, y, sw, u, p, code, eps, q, lo, hi,
         if sw[i] == 0.0:
             continue
         pred = csr_dot(data, indices, indptr, i, u) + u[p]
-        total += sw[i] * loss_value(code, y[i], pred, eps, q)
-        dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
-        if dl != 0.0:
-            csr_axpy(data, indices, indptr, i, dl, grad)
-            grad[p] += dl
-    return total
-
-
-@njit(cache=True)
-def rows_loss(Xd, data, indices, indptr, is_sparse, y, sw, order, u, p, code, eps, q):
-    """sum_i s_i phi(x_i.v + c) over the rows ``order`` (dense: the same bits as the
-    loss of ``rows_loss_grad``)."""
-    if not is_sparse:
-        return _dense_rows_loss(Xd, y, sw, order, u, p, code, eps, q)
-    total = 0.0
-    for k in range(order.shape[0]):
-        i = order[k]
-        pred = csr_dot(data, indices, indptr, i, u) + u[p]
-        total += sw[i] * loss_value(code, y[i], pred, eps, q)
-    return total
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _dense_rows_lin(Xd, y, sw, order, u, p, code, eps, q, z):
-    c = u[p]
-    total = 0.0
-    for k in range(order.shape[0]):
-        i = order[k]
-        zi = 0.0
-        for j in range(p):
-            zi += Xd[i, j] * u[j]
-        z[i] = zi
-        total += sw[i] * loss_value(code, y[i], zi + c, eps, q)
+        total += _csr_row_loss_grad(data, indices, indptr, i, y, sw, pred, p, code, eps, q,
+                                    grad, True)
     return total
 
 
@@ -152,15 +120,12 @@ def rows_lin(Xd, data, indices, indptr, is_sparse, y, sw, order, u, p, code, eps
     FISTA keeps z of its iterates, so that the extrapolated point's products are a
     linear combination of two stored vectors.
     """
-    if not is_sparse:
-        return _dense_rows_lin(Xd, y, sw, order, u, p, code, eps, q, z)
-    total = 0.0
+    matvec(Xd, data, indices, indptr, is_sparse, order, u[:p], z)
     c = u[p]
+    total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        zi = csr_dot(data, indices, indptr, i, u)
-        z[i] = zi
-        total += sw[i] * loss_value(code, y[i], zi + c, eps, q)
+        total += sw[i] * loss_value(code, y[i], z[i] + c, eps, q)
     return total
 
 
@@ -169,13 +134,7 @@ def _dense_rows_grad_lin(Xd, y, sw, order, z, c, p, code, eps, q, grad):
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        pred = z[i] + c
-        total += sw[i] * loss_value(code, y[i], pred, eps, q)
-        dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
-        if dl != 0.0:
-            for j in range(p):
-                grad[j] += dl * Xd[i, j]
-            grad[p] += dl
+        total += _dense_row_loss_grad(Xd, i, y, sw, z[i] + c, p, code, eps, q, grad, True)
     return total
 
 
@@ -190,12 +149,8 @@ def rows_grad_lin(Xd, data, indices, indptr, is_sparse, y, sw, order, z, c, p, c
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
-        pred = z[i] + c
-        total += sw[i] * loss_value(code, y[i], pred, eps, q)
-        dl = sw[i] * loss_derivative(code, y[i], pred, eps, q)
-        if dl != 0.0:
-            csr_axpy(data, indices, indptr, i, dl, grad)
-            grad[p] += dl
+        total += _csr_row_loss_grad(data, indices, indptr, i, y, sw, z[i] + c, p, code, eps,
+                                    q, grad, True)
     return total
 
 
@@ -235,6 +190,15 @@ def rmatvec(Xd, data, indices, indptr, is_sparse, rows, a, out):
                     out[j] += ai * Xd[i, j]
 
 
+@njit(cache=True, inline="always")
+def _dense_sq_norm(Xd, i, mean, isc):
+    s = 0.0
+    for j in range(Xd.shape[1]):
+        a = (Xd[i, j] - mean[j]) * isc[j]
+        s += a * a
+    return s
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def row_sq_norms(Xd, data, indices, indptr, is_sparse, rows, mean, isc, out):
     """out[k] = ||(x_i - mean) * isc||^2 for i = rows[k] (CSR rows: the centred norm from
@@ -253,11 +217,5 @@ def row_sq_norms(Xd, data, indices, indptr, is_sparse, rows, mean, isc, out):
                 s += a * a - 2.0 * a * m
             out[k] = s
     else:
-        p = Xd.shape[1]
         for k in range(rows.shape[0]):
-            i = rows[k]
-            s = 0.0
-            for j in range(p):
-                a = (Xd[i, j] - mean[j]) * isc[j]
-                s += a * a
-            out[k] = s
+            out[k] = _dense_sq_norm(Xd, rows[k], mean, isc)
