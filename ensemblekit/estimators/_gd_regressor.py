@@ -5,9 +5,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions, _fit_context
 from ._base import BaseGD, GDConfig, make_hp
 from ._losses import LOSS_CODES
 from ._optimizers import SOLVER_CODES

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 from threadpoolctl import ThreadpoolController
+
+from .._compat import _check_sample_weight
 
 _CONTROLLER: list = []
 

@@ -21,18 +21,20 @@ from copy import deepcopy
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import _fit_context, clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.model_selection._validation import (
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import indexable
+
+from .._compat import (
+    BaseSearchCV,
+    _check_method_params,
     _fit_and_score,
+    _fit_context,
     _insert_error_scores,
+    _MultimetricScorer,
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_method_params, indexable
-
 from ._space import SearchSpace
 from ._storage import FORMAT_VERSION, make_storage
 
@@ -333,7 +335,6 @@ class _TrialSearchCV(BaseSearchCV):
         params = _check_method_params(X, params=params)
         routed = self._get_routed_params_for_fit(params)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self._check_input_parameters(X=X, y=y, split_params=routed.splitter.split)
         splits = list(cv.split(X, y, **routed.splitter.split))
         self.n_splits_ = len(splits)
         self._checked_cv_orig = cv

@@ -6,8 +6,8 @@ from numbers import Integral
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions
 from ._base import _TrialSearchCV
 from ._samplers import GPSampler, RandomSampler
 

@@ -9,13 +9,16 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import delayed
 from sklearn.base import clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
-from sklearn.model_selection._validation import _score
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_method_params
 
+from .._compat import (
+    Interval,
+    StrOptions,
+    _check_method_params,
+    _MultimetricScorer,
+    _safe_indexing,
+    _score,
+)
 from ._base import _TrialSearchCV
 from ._samplers import GPSampler, RandomSampler
 from ._schedulers import hyperband_brackets, hyperband_schedule, promote
