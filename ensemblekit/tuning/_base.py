@@ -28,6 +28,7 @@ from sklearn.utils.validation import indexable
 
 from .._compat import (
     BaseSearchCV,
+    Interval,
     _check_method_params,
     _fit_and_score,
     _fit_context,
@@ -36,6 +37,7 @@ from .._compat import (
     _warn_or_raise_about_fit_failures,
 )
 from ._space import SearchSpace
+from ._stopping import FinishedTrial, Stopper, check_callbacks
 from ._storage import FORMAT_VERSION, make_storage
 
 __all__ = ["_TrialSearchCV"]
@@ -66,8 +68,11 @@ class _Runner:
     the same search, which ``replay`` turns into results without fitting anything.
     """
 
-    def __init__(self, search, X, y, splits, scorers, routed, storage, stored, metric, pbar):
+    def __init__(
+        self, search, X, y, splits, scorers, routed, storage, stored, metric, pbar, stopper
+    ):
         self.search = search
+        self.stopper = stopper
         self.X, self.y = X, y
         self.splits = splits
         self.scorers = scorers
@@ -184,6 +189,21 @@ class _Runner:
         }
         self.storage.append(record)
         self._add(params, folds, extra, record, info)
+        # After the append: a callback that raises, or stops the search, loses no trial.
+        self.stopper.trial_finished(
+            FinishedTrial(
+                number=info.get("trial_id", len(self.history) - 1),
+                params=params,
+                score=self.history[-1][2],
+                status=record["status"],
+                error=record["error"],
+                extra=extra,
+            )
+        )
+
+    def should_stop(self) -> bool:
+        """Whether the search should start no further batch (timeout or a callback)."""
+        return self.stopper.should_stop()
 
     def replay(self, record, params) -> None:
         """Add a trial from the log to the results, without fitting."""
@@ -232,6 +252,13 @@ class _Runner:
 
 class _TrialSearchCV(BaseSearchCV):
     """Base of the searches: BaseSearchCV's contract plus a trial log and a progress bar."""
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "timeout": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        # Checked in fit by check_callbacks, whose message says how to fix a bare callable.
+        "callbacks": "no_validation",
+    }
 
     @abstractmethod
     def __init__(
@@ -327,6 +354,7 @@ class _TrialSearchCV(BaseSearchCV):
             The fitted search.
         """
         # Everything that can be wrong with the inputs is checked before the first fit.
+        stopper = Stopper(self, self.timeout, check_callbacks(self.callbacks))
         space = SearchSpace(self._space_spec())
         space.check_names(self.estimator)
         self._check_search(space)
@@ -348,7 +376,9 @@ class _TrialSearchCV(BaseSearchCV):
 
             pbar = tqdm(total=self._n_trials_hint(), desc=type(self).__name__, unit="trial")
         metric = self._metric_name(scorers, refit_metric)
-        runner = _Runner(self, X, y, splits, scorers, routed, storage, stored, metric, pbar)
+        runner = _Runner(
+            self, X, y, splits, scorers, routed, storage, stored, metric, pbar, stopper
+        )
         try:
             with runner.parallel:
                 self._run_search(runner)
@@ -356,7 +386,13 @@ class _TrialSearchCV(BaseSearchCV):
             storage.close()
             if pbar is not None:
                 pbar.close()
+        self.stop_reason_ = stopper.reason
         if not runner.all_out:
+            if stopper.reason == "timeout":
+                raise ValueError(
+                    f"timeout={self.timeout} s passed before the first trial started, so no "
+                    "trial was run; raise timeout"
+                )
             raise ValueError("No trials were run or found in the storage")
         if all(o.get("fit_error") for o in runner.all_out):
             _warn_or_raise_about_fit_failures(runner.all_out, self.error_score)
