@@ -217,6 +217,13 @@ class _Distribution(Dimension):
 
     def __repr__(self) -> str:
         d = self.dist
+        args = [repr(a) for a in d.args] + [f"{k}={v!r}" for k, v in sorted(d.kwds.items())]
+        return f"{d.dist.name}({', '.join(args)})"
+
+    def signature(self) -> str:
+        # Part of a stored search's identity (its header): never change it, or existing trial
+        # logs stop resuming.
+        d = self.dist
         return f"Distribution({d.dist.name}, args={d.args!r}, kwds={sorted(d.kwds.items())!r})"
 
     def sample(self, rng, n):
@@ -329,6 +336,12 @@ class Space:
             + "}"
         )
 
+    def _repr_items(self) -> list[str]:
+        return [f"{n!r}: {d!r}" for n, d in zip(self.names, self.dims, strict=True)]
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(self._repr_items()) + "}"
+
     def key(self, params: Mapping) -> str:
         """A hashable identity for duplicate detection (through the JSON form)."""
         return repr(sorted(self.to_json(params).items()))
@@ -362,5 +375,28 @@ class SearchSpace:
     def signature(self) -> str:
         return "[" + ", ".join(s.signature() for s in self.spaces) + "]"
 
+    def __repr__(self) -> str:
+        """The dimensions as a dict (a list of dicts for a conditional space).
+
+        On one line when it fits in 88 characters, otherwise one dimension per line.
+        """
+        if len(self.spaces) == 1:
+            text = f"SearchSpace({self.spaces[0]!r})"
+            if len(text) <= 88:
+                return text
+            return "SearchSpace({\n" + _lines(self.spaces[0], "    ") + "})"
+        text = "SearchSpace([" + ", ".join(repr(sp) for sp in self.spaces) + "])"
+        if len(text) <= 88:
+            return text
+        parts = []
+        for sp in self.spaces:
+            one = f"    {sp!r},\n"
+            parts.append(one if len(one) <= 89 else "    {\n" + _lines(sp, "        ") + "    },\n")
+        return "SearchSpace([\n" + "".join(parts) + "])"
+
     def fingerprint(self) -> str:
         return hashlib.sha256(self.signature().encode()).hexdigest()[:16]
+
+
+def _lines(space: Space, indent: str) -> str:
+    return "".join(f"{indent}{item},\n" for item in space._repr_items())
