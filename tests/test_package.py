@@ -1,6 +1,8 @@
 import importlib
+import importlib.resources
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +40,14 @@ def test_import_ensemblekit_imports_no_subpackage_until_asked():
 def test_unknown_attribute_names_the_module():
     with pytest.raises(AttributeError, match="^module 'ensemblekit' has no attribute 'nope'$"):
         ensemblekit.nope  # noqa: B018
+
+
+def test_release_files_ship():
+    root = Path(__file__).resolve().parents[1]
+    pyproject = (root / "pyproject.toml").read_text()
+    assert 'license = { text = "BSD-3-Clause" }' in pyproject
+    assert (root / "LICENSE").read_text().startswith("BSD 3-Clause License\n")
+    assert "## [Unreleased]" in (root / "CHANGELOG.md").read_text()
+    # py.typed is package data: type checkers then read the package's own hints
+    assert (importlib.resources.files("ensemblekit") / "py.typed").is_file()
+    assert '[tool.setuptools.package-data]\nensemblekit = ["py.typed"]' in pyproject

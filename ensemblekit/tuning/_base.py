@@ -18,6 +18,7 @@ import warnings
 from abc import abstractmethod
 from collections import defaultdict
 from copy import deepcopy
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -40,7 +41,13 @@ from ._space import SearchSpace
 from ._stopping import FinishedTrial, Stopper, check_callbacks
 from ._storage import FORMAT_VERSION, make_storage
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from scipy.sparse import spmatrix
+
 __all__ = ["_TrialSearchCV"]
+
+_Search = TypeVar("_Search", bound="_TrialSearchCV")
 
 
 def stable_repr(obj) -> str:
@@ -335,7 +342,9 @@ class _TrialSearchCV(BaseSearchCV):
         return "score"
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **params):
+    def fit(
+        self: _Search, X: ArrayLike | spmatrix, y: ArrayLike | None = None, **params: Any
+    ) -> _Search:
         """Run the search: evaluate trials by cross-validation, then refit the best.
 
         Parameters

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .._compat import BaseSearchCV
 
 
 def _pyplot():
@@ -75,13 +81,13 @@ def _clip_limits(values: np.ndarray, clip, higher_is_better: bool, log: bool):
 
 
 def plot_optimization_history(
-    search,
+    search: BaseSearchCV,
     *,
     metric: str | None = None,
-    ax=None,
+    ax: Axes | None = None,
     yscale: str = "linear",
-    clip="auto",
-) -> Any:
+    clip: str | tuple[float | None, float | None] | None = "auto",
+) -> Axes:
     """Score of each trial and best score so far, by trial number.
 
     Parameters
@@ -174,7 +180,9 @@ def _padded(lo: float, hi: float, log: bool) -> tuple[float, float]:
     return (10**a, 10**b) if log else (a, b)
 
 
-def plot_parameter_scores(search, *, metric: str | None = None, params=None) -> Any:
+def plot_parameter_scores(
+    search: BaseSearchCV, *, metric: str | None = None, params: list[str] | None = None
+) -> Figure:
     """Mean test score against each searched parameter (one panel per parameter).
 
     Numeric parameters on a log axis when they span more than two decades; categories as labels.
