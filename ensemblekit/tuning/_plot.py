@@ -142,26 +142,25 @@ def plot_optimization_history(
         x, np.where(np.isfinite(best), best, np.nan), where="post", color="C3", label="best so far"
     )
     ax.set_yscale(yscale)
-    n_clipped = int(below.sum() + above.sum())
-    if n_clipped:
-        # Limits first, then the edge markers, so that the markers sit exactly on the edge.
-        kept = values[inside & finite]
-        lo, hi = _padded(kept.min(), kept.max(), yscale == "log")
-        if isinstance(clip, tuple | list):
-            lo = low if low is not None else lo
-            hi = high if high is not None else hi
+    off = below | above
+    if off.any():
+        kept = values[~off & finite]
+        log = yscale == "log"
+        lo, hi = _padded(kept.min(), kept.max(), log) if kept.size else (None, None)
+        if not isinstance(clip, str):  # explicit limits are used as given
+            lo = lo if low is None else low
+            hi = hi if high is None else high
+        # Limits first, then the markers, so that the markers sit exactly on the edge.
         ax.set_ylim(lo, hi)
         edge_lo, edge_hi = ax.get_ylim()
-        ys = np.where(below, edge_lo, edge_hi)[below | above]
-        markers = np.where(below, "v", "^")[below | above]
-        for marker in ("v", "^"):
-            sel = markers == marker
-            if sel.any():
+        n_off = int(off.sum())
+        label = f"{n_off} trial{'s' if n_off > 1 else ''} off the axis"
+        for side, edge, marker in ((below, edge_lo, "v"), (above, edge_hi, "^")):
+            if side.any():
                 ax.scatter(
-                    x[below | above][sel], ys[sel], marker=marker, s=30, color="C1",
-                    clip_on=False, zorder=3,
-                    label=f"{n_clipped} trial{'s' if n_clipped > 1 else ''} off the axis",
-                )
+                    x[side], np.full(int(side.sum()), edge), marker=marker, s=30, color="C1",
+                    clip_on=False, zorder=3, label=label,
+                )  # fmt: skip
     ax.set_xlabel("trial")
     ax.set_ylabel(ylabel)
     ax.set_title("Optimization history")

@@ -120,3 +120,9 @@ def test_positive_scores_on_a_log_axis_are_drawn_as_they_are():
 def test_bad_plot_options(kw, msg):
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         plot_optimization_history(_fitted([-1.0, 0.5, 0.2, 0.1]), **kw)
+
+
+def test_limits_that_leave_no_trial_on_the_axis():
+    ax = plot_optimization_history(_fitted(BAD_TRIAL), clip=(1.0, None))
+    assert ax.get_ylim()[0] == 1.0
+    assert len(ax.collections[1].get_offsets()) == 8  # every trial on the bottom edge
