@@ -21,14 +21,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ensemblekit"
 COMPAT = PACKAGE / "_compat.py"
 # A dotted path through a private scikit-learn module or to a private name, as written in code
 # (``sklearn.utils._param_validation``, ``importlib.import_module("sklearn.base._x")``).
-PRIVATE_PATH = re.compile(r"\bsklearn(?:\.\w+)*\._\w+")
+PRIVATE_PATH = re.compile(r"\bsklearn(?:\.\w+)*\._(?!_)\w+")
+
+
+def _private_name(name: str) -> bool:
+    # ``_x`` is private; ``__version__`` and other dunders are not.
+    return name.startswith("_") and not name.startswith("__")
 
 
 def _is_private(module: str, name: str | None = None) -> bool:
     parts = module.split(".")
     if parts[0] != "sklearn":
         return False
-    return any(p.startswith("_") for p in parts) or bool(name and name.startswith("_"))
+    return any(_private_name(p) for p in parts) or bool(name and _private_name(name))
 
 
 def private_sklearn_uses(source: str) -> list[str]:
@@ -89,6 +94,8 @@ def test_the_checker_finds_private_imports(source):
         "from .._compat import _fit_context, _safe_indexing",
         '"""Re-implements sklearn.model_selection._search internals."""',
         "import numpy._core",
+        "import sklearn\nprint(sklearn.__version__)",
+        "from sklearn import __version__",
     ],
 )
 def test_the_checker_accepts_public_imports(source):
