@@ -8,6 +8,8 @@ ensembles
     Stacking, blending, optimized weights, ensemble selection, k-fold bagging, boosting.
 tuning
     Bayesian and Hyperband cross-validated search, resumable, parallel through joblib/Dask.
+datasets
+    Real tabular data sets used by the examples, benchmarks and tests, loaded offline.
 
 Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
 """
@@ -15,10 +17,15 @@ Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["estimators", "ensembles", "tuning", "__version__"]
+_SUBPACKAGES = ("datasets", "ensembles", "estimators", "tuning")
+__all__ = [*_SUBPACKAGES, "__version__"]
 
 
-def __getattr__(name):
-    if name in ("estimators", "ensembles", "tuning"):
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"ensemblekit.{name}")
     raise AttributeError(f"module 'ensemblekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBPACKAGES))

@@ -1,4 +1,7 @@
-"""Bayesian search (ensemblekit's BayesSearchCV) against random search, same budget, same space.
+"""Bayesian search against random search
+=====================================
+
+Bayesian search (ensemblekit's BayesSearchCV) against random search, same budget, same space.
 
 Both searches tune a LightGBM ``BoostingRegressor`` (four hyperparameters) on the Ames log price
 with the same 3 shuffled folds and the same number of trials. The search space is written once,
@@ -64,7 +67,7 @@ def best_so_far(search) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny budget (smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--n-jobs", type=int, default=1)
@@ -125,4 +128,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # No SystemExit on success: the documentation gallery runs this file in its own process.
+    main()

@@ -1,4 +1,7 @@
-"""House prices: preprocess, tune, stack and compare against scikit-learn baselines.
+"""House prices: the whole tabular workflow
+========================================
+
+House prices: preprocess, tune, stack and compare against scikit-learn baselines.
 
 This is the script to read first. It runs the whole tabular workflow on a house-price table:
 
@@ -830,7 +833,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = _Parser(
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="small searches and ensembles (< 2 min)")
     p.add_argument("--csv", help="training table (default: the Ames data, offline)")
     p.add_argument(

@@ -1,4 +1,7 @@
-"""Optimizers and learning-rate schedules of GDRegressor, compared on one least-squares problem.
+"""Optimizers and learning-rate schedules
+======================================
+
+Optimizers and learning-rate schedules of GDRegressor, compared on one least-squares problem.
 
 The problem: predict the log sale price of Ames houses from the numeric columns (imputed, skewed
 columns log1p-ed, standardized) with a ridge penalty. Its exact optimum is known (scikit-learn's
@@ -97,7 +100,7 @@ def runs(epochs: int, seed: int) -> dict[str, dict[str, GDRegressor]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="few epochs (smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--seed", type=int, default=0)
@@ -150,4 +153,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # No SystemExit on success: the documentation gallery runs this file in its own process.
+    main()

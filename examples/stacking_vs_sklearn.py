@@ -1,4 +1,7 @@
-"""StackingCVRegressor against scikit-learn's StackingRegressor, same members, same folds.
+"""Stacking against scikit-learn's StackingRegressor
+=================================================
+
+StackingCVRegressor against scikit-learn's StackingRegressor, same members, same folds.
 
 Three members (a gradient-descent ridge on one-hot features, LightGBM and XGBoost on ordinal
 codes) are stacked on the Ames log price four ways:
@@ -79,7 +82,7 @@ def members(n_trees: int) -> list[tuple[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="subsample and few trees (smoke)")
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--n-jobs", type=int, default=1)
@@ -144,4 +147,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # No SystemExit on success: the documentation gallery runs this file in its own process.
+    main()

@@ -5,18 +5,12 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    MetaEstimatorMixin,
-    RegressorMixin,
-    _fit_context,
-    is_regressor,
-)
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, is_regressor
 from sklearn.model_selection import RepeatedKFold
-from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils._tags import get_tags
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import HasMethods, Interval, _fit_context
 from ._base import (
     FoldAverage,
     assemble_oof,

@@ -11,21 +11,25 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import RegressorMixin, clone
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.model_selection import KFold, check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils import Bunch
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    _check_sample_weight,
-    _check_y,
     check_array,
     check_consistent_length,
     check_is_fitted,
     has_fit_parameter,
+)
+
+from .._compat import (
+    StrOptions,
+    _BaseHeterogeneousEnsemble,
+    _check_feature_names,
+    _check_n_features,
+    _check_sample_weight,
+    _check_y,
+    _safe_indexing,
 )
 
 

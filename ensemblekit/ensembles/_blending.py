@@ -5,13 +5,12 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
+from sklearn.base import RegressorMixin
 from sklearn.model_selection import train_test_split
-from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import HasMethods, Interval, _BaseHeterogeneousEnsemble, _fit_context, _safe_indexing
 from ._base import (
     check_members_accept_weight,
     fit_members_on_splits,

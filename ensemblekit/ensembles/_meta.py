@@ -6,10 +6,11 @@ from numbers import Real
 
 import numpy as np
 from scipy.optimize import nnls
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import RidgeCV
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._compat import Interval, _check_sample_weight, _fit_context
 
 
 class NonNegativeRidgeCV(RegressorMixin, BaseEstimator):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sklearn.base import _fit_context
-from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
+from .._compat import HasMethods, _fit_context
 from ._base import BaseOOFEnsemble, fit_meta_learner, meta_features, validate_Xy
 
 
@@ -145,7 +144,7 @@ class StackingCVRegressor(BaseOOFEnsemble):
             X, self.oof_predictions_, self.member_names_, self.passthrough, self._prefix()
         )
         if not covered.all():
-            from sklearn.utils import _safe_indexing
+            from .._compat import _safe_indexing
 
             Z = _safe_indexing(Z, covered)
         sw = None if sample_weight is None else sample_weight[covered]

@@ -18,19 +18,16 @@ and publishes the fitted attributes in original units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._compat import _check_sample_weight, _fit_context
 from ._datafits import Datafit
 from ._fista import FistaSolver
 from ._optimizers import HP_SIZE, SGD, SOLVER_CODES
@@ -38,6 +35,9 @@ from ._problem import STATS_ROWS, Problem
 from ._schedules import SCHEDULE_CODES, default_milestones
 from ._sgd import StochasticSolver
 from ._training import TrainingLoop, Validation, new_history
+
+# What fit and predict accept: arrays, lists, DataFrames, sparse matrices.
+ArrayLike = np.ndarray | Any
 
 
 @dataclass
@@ -345,7 +345,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
             self.certificate_ = cert[-1] if cert else None
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+            coef_init: ArrayLike | None = None,
+            intercept_init: float | ArrayLike | None = None) -> BaseGD:
         """Fit the model: up to ``max_iter`` epochs (iterations) of its solver.
 
         Parameters
@@ -374,7 +376,8 @@ class BaseGD(RegressorMixin, BaseEstimator):
 
     @available_if(lambda self: self._incremental)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike,
+                    sample_weight: ArrayLike | None = None) -> BaseGD:
         """Run one epoch (one iteration of a full-batch solver) on (X, y), continuing from
         the current state.
 
@@ -398,7 +401,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         """
         return self._partial_fit(X, y, sample_weight)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict with the fitted linear model.
 
         Parameters

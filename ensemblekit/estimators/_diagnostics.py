@@ -12,9 +12,11 @@ fit has not converged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 # Thresholds of the diagnosis (relative quantities, so they mean the same on every data set).
@@ -58,7 +60,7 @@ def _history(model) -> dict:
     return h
 
 
-def diagnose_training(model) -> TrainingDiagnosis:
+def diagnose_training(model: BaseEstimator) -> TrainingDiagnosis:
     """Say, from the training curves of a fitted model, whether it over-fits, under-fits
     or has not converged, and what to change.
 
@@ -179,7 +181,8 @@ def diagnose_training(model) -> TrainingDiagnosis:
     return d
 
 
-def plot_training_curves(model, ax=None, log_scale: bool = True):
+def plot_training_curves(model: BaseEstimator, ax: Sequence | None = None,
+                         log_scale: bool = True) -> Sequence:
     """Training and validation loss per epoch, with the best epoch marked.
 
     A second panel shows the gradient norm and the learning rate (the certificate for the

@@ -5,8 +5,8 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions
 from ._base import FEATURES_IN_DOC, BaseGD, GDConfig, init_params, make_hp
 from ._datafits import Datafit
 from ._losses import LOSS_CODES

@@ -16,8 +16,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions
 from ._base import FEATURES_IN_DOC, BaseGD, GDConfig, init_params
 from ._concomitant import (  # noqa: F401 (re-exported for the tests and users)
     SIGMA_MIN,

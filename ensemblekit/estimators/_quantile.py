@@ -10,8 +10,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from numba import njit
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions
 from ._base import FEATURES_IN_DOC, BaseGD, init_params
 from ._datafits import weighted_quantile
 from ._exceptions import DivergenceError

@@ -8,6 +8,8 @@ BayesSearchCV
     Gaussian-process Bayesian optimization with scikit-learn's search contract.
 HyperbandSearchCV
     Hyperband / successive halving on epochs (partial_fit / warm_start), n_estimators or n_samples.
+FinishedTrial
+    What a search's ``callbacks`` receive after each trial.
 dask_client
     Context manager connecting joblib to a Dask cluster (local by default).
 plot_optimization_history, plot_parameter_scores
@@ -19,10 +21,12 @@ from ._dask import dask_client
 from ._hyperband import HyperbandSearchCV
 from ._plot import plot_optimization_history, plot_parameter_scores
 from ._space import Categorical, Integer, Real
+from ._stopping import FinishedTrial
 
 __all__ = [
     "BayesSearchCV",
     "Categorical",
+    "FinishedTrial",
     "HyperbandSearchCV",
     "Integer",
     "Real",

@@ -18,25 +18,36 @@ import warnings
 from abc import abstractmethod
 from collections import defaultdict
 from copy import deepcopy
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import _fit_context, clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import check_cv
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.model_selection._validation import (
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import indexable
+
+from .._compat import (
+    BaseSearchCV,
+    Interval,
+    _check_method_params,
     _fit_and_score,
+    _fit_context,
     _insert_error_scores,
+    _MultimetricScorer,
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import _check_method_params, indexable
-
 from ._space import SearchSpace
+from ._stopping import FinishedTrial, Stopper, check_callbacks
 from ._storage import FORMAT_VERSION, make_storage
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from scipy.sparse import spmatrix
+
 __all__ = ["_TrialSearchCV"]
+
+_Search = TypeVar("_Search", bound="_TrialSearchCV")
 
 
 def stable_repr(obj) -> str:
@@ -64,8 +75,11 @@ class _Runner:
     the same search, which ``replay`` turns into results without fitting anything.
     """
 
-    def __init__(self, search, X, y, splits, scorers, routed, storage, stored, metric, pbar):
+    def __init__(
+        self, search, X, y, splits, scorers, routed, storage, stored, metric, pbar, stopper
+    ):
         self.search = search
+        self.stopper = stopper
         self.X, self.y = X, y
         self.splits = splits
         self.scorers = scorers
@@ -182,6 +196,21 @@ class _Runner:
         }
         self.storage.append(record)
         self._add(params, folds, extra, record, info)
+        # After the append: a callback that raises, or stops the search, loses no trial.
+        self.stopper.trial_finished(
+            FinishedTrial(
+                number=info.get("trial_id", len(self.history) - 1),
+                params=params,
+                score=self.history[-1][2],
+                status=record["status"],
+                error=record["error"],
+                extra=extra,
+            )
+        )
+
+    def should_stop(self) -> bool:
+        """Whether the search should start no further batch (timeout or a callback)."""
+        return self.stopper.should_stop()
 
     def replay(self, record, params) -> None:
         """Add a trial from the log to the results, without fitting."""
@@ -230,6 +259,13 @@ class _Runner:
 
 class _TrialSearchCV(BaseSearchCV):
     """Base of the searches: BaseSearchCV's contract plus a trial log and a progress bar."""
+
+    _parameter_constraints: dict = {
+        **BaseSearchCV._parameter_constraints,
+        "timeout": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        # Checked in fit by check_callbacks, whose message says how to fix a bare callable.
+        "callbacks": "no_validation",
+    }
 
     @abstractmethod
     def __init__(
@@ -306,7 +342,9 @@ class _TrialSearchCV(BaseSearchCV):
         return "score"
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, **params):
+    def fit(
+        self: _Search, X: ArrayLike | spmatrix, y: ArrayLike | None = None, **params: Any
+    ) -> _Search:
         """Run the search: evaluate trials by cross-validation, then refit the best.
 
         Parameters
@@ -325,6 +363,7 @@ class _TrialSearchCV(BaseSearchCV):
             The fitted search.
         """
         # Everything that can be wrong with the inputs is checked before the first fit.
+        stopper = Stopper(self, self.timeout, check_callbacks(self.callbacks))
         space = SearchSpace(self._space_spec())
         space.check_names(self.estimator)
         self._check_search(space)
@@ -333,7 +372,6 @@ class _TrialSearchCV(BaseSearchCV):
         params = _check_method_params(X, params=params)
         routed = self._get_routed_params_for_fit(params)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self._check_input_parameters(X=X, y=y, split_params=routed.splitter.split)
         splits = list(cv.split(X, y, **routed.splitter.split))
         self.n_splits_ = len(splits)
         self._checked_cv_orig = cv
@@ -347,7 +385,9 @@ class _TrialSearchCV(BaseSearchCV):
 
             pbar = tqdm(total=self._n_trials_hint(), desc=type(self).__name__, unit="trial")
         metric = self._metric_name(scorers, refit_metric)
-        runner = _Runner(self, X, y, splits, scorers, routed, storage, stored, metric, pbar)
+        runner = _Runner(
+            self, X, y, splits, scorers, routed, storage, stored, metric, pbar, stopper
+        )
         try:
             with runner.parallel:
                 self._run_search(runner)
@@ -355,7 +395,13 @@ class _TrialSearchCV(BaseSearchCV):
             storage.close()
             if pbar is not None:
                 pbar.close()
+        self.stop_reason_ = stopper.reason
         if not runner.all_out:
+            if stopper.reason == "timeout":
+                raise ValueError(
+                    f"timeout={self.timeout} s passed before the first trial started, so no "
+                    "trial was run; raise timeout"
+                )
             raise ValueError("No trials were run or found in the storage")
         if all(o.get("fit_error") for o in runner.all_out):
             _warn_or_raise_about_fit_failures(runner.all_out, self.error_score)

@@ -6,8 +6,8 @@ from numbers import Integral
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._compat import Interval, StrOptions
 from ._base import _TrialSearchCV
 from ._samplers import GPSampler, RandomSampler
 
@@ -65,7 +65,20 @@ class BayesSearchCV(_TrialSearchCV):
     return_train_score : bool, default=False
         Include training scores in ``cv_results_``.
     storage : str, path-like or None, default=None
-        JSON-lines trial log for resuming (see above).
+        JSON-lines trial log for resuming (see above); missing parent folders are created.
+    timeout : float, default=None
+        Seconds (from the start of ``fit``) after which no new trial is started. The search
+        stops between batches of trials (``n_points`` trials at a time): trials already
+        started finish, are kept in ``cv_results_`` and in ``storage``, and the best of them is
+        refitted. Fitting again with the same ``storage`` continues where it stopped.
+        ``stop_reason_`` says why it stopped.
+    callbacks : list of callables, default=None
+        Each is called as ``callback(search, trial)`` after every trial this call finishes
+        (trials replayed from ``storage`` are not reported), in the main process, in the order
+        trials finish; ``trial`` is a :class:`FinishedTrial` (``number``, ``params``, ``score``,
+        ``status``, ``error``, ``extra``). A callback that returns ``True`` stops the search
+        as ``timeout`` does (Optuna's ``study.stop()``); one that raises aborts ``fit``, with
+        every finished trial already in ``storage``.
 
     Attributes
     ----------
@@ -91,6 +104,8 @@ class BayesSearchCV(_TrialSearchCV):
         Fits run by this call (trials replayed from ``storage`` are not refitted).
     trials_ : list of dict
         The trial records (params in JSON form, fold scores, times, status, error).
+    stop_reason_ : {"timeout", "callback"} or None
+        Why the search stopped before its budget was spent; None when it ran to the end.
 
     See Also
     --------
@@ -141,6 +156,8 @@ class BayesSearchCV(_TrialSearchCV):
         error_score=np.nan,
         return_train_score=False,
         storage=None,
+        timeout=None,
+        callbacks=None,
     ):
         super().__init__(
             estimator=estimator,
@@ -160,6 +177,8 @@ class BayesSearchCV(_TrialSearchCV):
         self.n_points = n_points
         self.random_state = random_state
         self.storage = storage
+        self.timeout = timeout
+        self.callbacks = callbacks
 
     def _space_spec(self):
         return self.search_spaces
@@ -206,6 +225,8 @@ class BayesSearchCV(_TrialSearchCV):
         batch = self._batch_size()
 
         while len(runner.history) < self.n_iter:
+            if runner.should_stop():
+                break
             n = min(batch, self.n_iter - len(runner.history))
             todo = [i for i in range(len(design)) if i not in done_ids][:n]
             if todo:

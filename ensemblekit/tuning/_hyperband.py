@@ -9,13 +9,16 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import delayed
 from sklearn.base import clone, is_classifier
-from sklearn.metrics._scorer import _MultimetricScorer
-from sklearn.model_selection._validation import _score
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_method_params
 
+from .._compat import (
+    Interval,
+    StrOptions,
+    _check_method_params,
+    _MultimetricScorer,
+    _safe_indexing,
+    _score,
+)
 from ._base import _TrialSearchCV
 from ._samplers import GPSampler, RandomSampler
 from ._schedulers import hyperband_brackets, hyperband_schedule, promote
@@ -257,7 +260,21 @@ class HyperbandSearchCV(_TrialSearchCV):
     storage : str, path-like or None, default=None
         JSON-lines trial log: every finished (trial, rung) is appended at once; a restarted search
         replays the rungs it finds and continues (a trial whose model was lost is retrained up to
-        its rung).
+        its rung). Missing parent folders are created.
+    timeout : float, default=None
+        Seconds (from the start of ``fit``) after which no new trial is started. The search
+        stops between batches of trials (one rung of one bracket at a time): trials already
+        started finish, are kept in ``cv_results_`` and in ``storage``, and the best of them is
+        refitted. Fitting again with the same ``storage`` continues where it stopped.
+        ``stop_reason_`` says why it stopped.
+    callbacks : list of callables, default=None
+        Each is called as ``callback(search, trial)`` after every (trial, rung) this call
+        finishes (those replayed from ``storage`` are not reported), in the main process, in
+        the order they finish; ``trial`` is a :class:`FinishedTrial` (``number``, ``params``,
+        ``score``, ``status``, ``error``, and in ``extra`` the ``iteration``, ``bracket``,
+        ``rung`` and ``n_resources``). A callback that returns ``True`` stops the search as
+        ``timeout`` does (Optuna's ``study.stop()``); one that raises aborts ``fit``, with every
+        finished (trial, rung) already in ``storage``.
 
     Attributes
     ----------
@@ -267,13 +284,16 @@ class HyperbandSearchCV(_TrialSearchCV):
     multimetric_
         As in GridSearchCV.
     brackets_ : list of Bracket
-        The brackets that were run, in order (one iteration's brackets, repeated per iteration).
+        The brackets that were run, in order (one iteration's brackets, repeated per iteration;
+        only those started when ``timeout`` or a callback stopped the search).
     n_iterations_ : int
         Hyperband iterations started (the last one may have stopped early on ``max_budget``).
     resource_used_ : int
         Resource units spent by this call, summed over folds (epochs, trees or samples).
     n_fits_ : int
         (trial, rung, fold) evaluations run by this call.
+    stop_reason_ : {"timeout", "callback"} or None
+        Why the search stopped before its budget was spent; None when it ran to the end.
 
     See Also
     --------
@@ -335,6 +355,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         error_score=np.nan,
         return_train_score=False,
         storage=None,
+        timeout=None,
+        callbacks=None,
     ):
         super().__init__(
             estimator=estimator,
@@ -359,6 +381,8 @@ class HyperbandSearchCV(_TrialSearchCV):
         self.random_fraction = random_fraction
         self.random_state = random_state
         self.storage = storage
+        self.timeout = timeout
+        self.callbacks = callbacks
 
     def _space_spec(self):
         return self.param_distributions
@@ -462,7 +486,7 @@ class HyperbandSearchCV(_TrialSearchCV):
         states: dict = {}
         self.resource_used_ = 0
         trial_id = 0
-        for iteration, b in schedule:
+        for n_started, (iteration, b) in enumerate(schedule):
             # The sampler salts its stream with the number of trials before, so each bracket's
             # configurations are fixed by the seed alone (a resumed run draws the same ones);
             # a new iteration's brackets thus get new configurations.
@@ -487,6 +511,12 @@ class HyperbandSearchCV(_TrialSearchCV):
                     else:
                         todo.append(i)
                         scores.append(None)
+                if todo and runner.should_stop():
+                    # Between rungs only: a bracket cut short resumes from its stored rungs.
+                    started = n_started + (rung > 0 or len(todo) < len(alive))
+                    self.brackets_ = self.brackets_[:started]
+                    self.n_iterations_ = schedule[started - 1][0] + 1 if started else 0
+                    return
                 if todo:
                     before = len(runner.history)
                     self._run_rung(

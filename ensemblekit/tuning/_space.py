@@ -29,16 +29,16 @@ class Dimension:
         u = rng.uniform(size=(n, self.n_coords))
         return [self.decode(row) for row in u]
 
-    def encode(self, value) -> np.ndarray:  # pragma: no cover - abstract
+    def encode(self, value: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def decode(self, coords: np.ndarray):  # pragma: no cover - abstract
+    def decode(self, coords: np.ndarray) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def to_json(self, value):
+    def to_json(self, value: Any) -> Any:
         return value
 
-    def from_json(self, value):
+    def from_json(self, value: Any) -> Any:
         return value
 
     def signature(self) -> str:
@@ -75,20 +75,20 @@ class Real(Dimension):
     def _inv(self, t):
         return np.exp(t) if self.prior == "log-uniform" else t
 
-    def encode(self, value) -> np.ndarray:
+    def encode(self, value: float) -> np.ndarray:
         lo, hi = self._fwd(self.low), self._fwd(self.high)
         return np.array([(self._fwd(float(value)) - lo) / (hi - lo)])
 
-    def decode(self, coords):
+    def decode(self, coords: np.ndarray) -> float:
         lo, hi = self._fwd(self.low), self._fwd(self.high)
         t = lo + float(np.clip(coords[0], 0.0, 1.0)) * (hi - lo)
         # exp/log round trips can leave the value a hair outside the bounds.
         return float(np.clip(self._inv(t), self.low, self.high))
 
-    def to_json(self, value):
+    def to_json(self, value: float) -> float:
         return float(value)
 
-    def from_json(self, value):
+    def from_json(self, value: float) -> float:
         return float(value)
 
 
@@ -127,21 +127,21 @@ class Integer(Dimension):
             lo, hi = np.log(max(self.low - 0.5, self.low * 0.5)), np.log(self.high + 0.5)
         return lo, hi
 
-    def encode(self, value) -> np.ndarray:
+    def encode(self, value: int) -> np.ndarray:
         lo, hi = self._edges()
         t = np.log(float(value)) if self.prior == "log-uniform" else float(value)
         return np.array([(t - lo) / (hi - lo)])
 
-    def decode(self, coords):
+    def decode(self, coords: np.ndarray) -> int:
         lo, hi = self._edges()
         t = lo + float(np.clip(coords[0], 0.0, 1.0)) * (hi - lo)
         v = np.exp(t) if self.prior == "log-uniform" else t
         return int(np.clip(np.rint(v), self.low, self.high))
 
-    def to_json(self, value):
+    def to_json(self, value: int) -> int:
         return int(value)
 
-    def from_json(self, value):
+    def from_json(self, value: int) -> int:
         return int(value)
 
 
@@ -174,7 +174,7 @@ class Categorical(Dimension):
     def __repr__(self) -> str:
         return f"Categorical(choices={self.choices!r})"
 
-    def index(self, value) -> int:
+    def index(self, value: Any) -> int:
         for i, c in enumerate(self.choices):
             if c is value:
                 return i
@@ -186,25 +186,25 @@ class Categorical(Dimension):
                 continue
         raise ValueError(f"{value!r} is not one of {self.choices!r}")
 
-    def encode(self, value) -> np.ndarray:
+    def encode(self, value: Any) -> np.ndarray:
         if len(self.choices) == 1:
             return np.array([0.5])
         out = np.zeros(len(self.choices))
         out[self.index(value)] = 1.0
         return out
 
-    def decode(self, coords):
+    def decode(self, coords: np.ndarray) -> Any:
         if len(self.choices) == 1:
             return self.choices[0]
         return self.choices[int(np.argmax(coords))]
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.RandomState, n: int) -> list:
         return [self.choices[i] for i in rng.randint(len(self.choices), size=n)]
 
-    def to_json(self, value):
+    def to_json(self, value: Any) -> int:
         return self.index(value)
 
-    def from_json(self, value):
+    def from_json(self, value: int) -> Any:
         return self.choices[int(value)]
 
 
@@ -217,26 +217,33 @@ class _Distribution(Dimension):
 
     def __repr__(self) -> str:
         d = self.dist
+        args = [repr(a) for a in d.args] + [f"{k}={v!r}" for k, v in sorted(d.kwds.items())]
+        return f"{d.dist.name}({', '.join(args)})"
+
+    def signature(self) -> str:
+        # Part of a stored search's identity (its header): never change it, or existing trial
+        # logs stop resuming.
+        d = self.dist
         return f"Distribution({d.dist.name}, args={d.args!r}, kwds={sorted(d.kwds.items())!r})"
 
-    def sample(self, rng, n):
+    def sample(self, rng: np.random.RandomState, n: int) -> list:
         return [self._cast(v) for v in np.atleast_1d(self.dist.rvs(size=n, random_state=rng))]
 
     def _cast(self, v):
         return int(v) if self.discrete else float(v)
 
-    def encode(self, value):
+    def encode(self, value: float) -> np.ndarray:
         return np.array([float(np.clip(self.dist.cdf(value), 0.0, 1.0))])
 
-    def decode(self, coords):
+    def decode(self, coords: np.ndarray) -> float:
         # Keep clear of the exact 0/1 quantiles, which are infinite for unbounded distributions.
         q = float(np.clip(coords[0], 1e-6, 1 - 1e-6))
         return self._cast(self.dist.ppf(q))
 
-    def to_json(self, value):
+    def to_json(self, value: float) -> float:
         return self._cast(value)
 
-    def from_json(self, value):
+    def from_json(self, value: float) -> float:
         return self._cast(value)
 
 
@@ -329,6 +336,12 @@ class Space:
             + "}"
         )
 
+    def _repr_items(self) -> list[str]:
+        return [f"{n!r}: {d!r}" for n, d in zip(self.names, self.dims, strict=True)]
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(self._repr_items()) + "}"
+
     def key(self, params: Mapping) -> str:
         """A hashable identity for duplicate detection (through the JSON form)."""
         return repr(sorted(self.to_json(params).items()))
@@ -362,5 +375,28 @@ class SearchSpace:
     def signature(self) -> str:
         return "[" + ", ".join(s.signature() for s in self.spaces) + "]"
 
+    def __repr__(self) -> str:
+        """The dimensions as a dict (a list of dicts for a conditional space).
+
+        On one line when it fits in 88 characters, otherwise one dimension per line.
+        """
+        if len(self.spaces) == 1:
+            text = f"SearchSpace({self.spaces[0]!r})"
+            if len(text) <= 88:
+                return text
+            return "SearchSpace({\n" + _lines(self.spaces[0], "    ") + "})"
+        text = "SearchSpace([" + ", ".join(repr(sp) for sp in self.spaces) + "])"
+        if len(text) <= 88:
+            return text
+        parts = []
+        for sp in self.spaces:
+            one = f"    {sp!r},\n"
+            parts.append(one if len(one) <= 89 else "    {\n" + _lines(sp, "        ") + "    },\n")
+        return "SearchSpace([\n" + "".join(parts) + "])"
+
     def fingerprint(self) -> str:
         return hashlib.sha256(self.signature().encode()).hexdigest()[:16]
+
+
+def _lines(space: Space, indent: str) -> str:
+    return "".join(f"{indent}{item},\n" for item in space._repr_items())

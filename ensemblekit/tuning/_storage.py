@@ -40,8 +40,9 @@ class JSONLStorage:
     Parameters
     ----------
     path : str or os.PathLike
-        The file. It is created (with its header) on the first search; a later search with the
-        same header resumes from it; one with a different header is refused.
+        The file. It is created (with its header, and any missing parent folders) on the first
+        search; a later search with the same header resumes from it; one with a different header
+        is refused.
     """
 
     def __init__(self, path) -> None:
@@ -92,6 +93,15 @@ class JSONLStorage:
                 )
         elif os.path.exists(self.path) and os.path.getsize(self.path) > 0:
             raise ValueError(f"{self.path!r} exists but is not a trial log of ensemblekit.tuning")
+        parent = os.path.dirname(self.path)
+        if parent:
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                raise ValueError(
+                    f"storage={self.path!r}: cannot create its folder {parent!r} ({exc}); "
+                    "pass a path in a folder that can be created"
+                ) from None
         self._truncate_torn_tail()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         if old_header is None:

@@ -159,3 +159,26 @@ def test_sigkill_then_resume(tmp_path):
         assert fits_after[key] == fits_before[key] == 2  # finished trials were not refitted
     n_new = int(out.stdout.split()[-1])
     assert n_new == 2 * (12 - len(before))
+
+
+def test_missing_parent_folders_of_the_storage_are_created(tmp_path):
+    store = tmp_path / "runs" / "2026-12" / "trials.jsonl"
+    kw = dict(n_iter=3, n_initial_points=2, cv=2, random_state=0, storage=str(store))
+    BayesSearchCV(Quadratic(), SPACE, **kw).fit(XQ, yQ)
+    _, records = JSONLStorage(store).read()
+    assert len(records) == 3
+    assert BayesSearchCV(Quadratic(), SPACE, **kw).fit(XQ, yQ).n_fits_ == 0
+
+
+def test_a_storage_folder_that_cannot_be_created_is_named(tmp_path):
+    (tmp_path / "notes").write_text("a file, not a folder")
+    store = tmp_path / "notes" / "trials.jsonl"
+    with pytest.raises(ValueError) as info:
+        BayesSearchCV(
+            Quadratic(), SPACE, n_iter=2, n_initial_points=1, cv=2, storage=str(store)
+        ).fit(XQ, yQ)
+    msg = str(info.value)
+    assert msg.startswith(
+        f"storage={str(store)!r}: cannot create its folder {str(tmp_path / 'notes')!r} ("
+    )
+    assert msg.endswith("); pass a path in a folder that can be created")

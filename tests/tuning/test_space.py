@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 from scipy.stats import loguniform, randint
+from sklearn.linear_model import Ridge
 
-from ensemblekit.tuning import Categorical, Integer, Real
+from ensemblekit.tuning import BayesSearchCV, Categorical, Integer, Real
 from ensemblekit.tuning._space import SearchSpace, Space
 
 
@@ -70,3 +71,43 @@ def test_unsupported_values():
         Space({"a": 3})
     with pytest.raises(ValueError, match="non-empty"):
         SearchSpace([])
+
+
+def test_search_space_repr_reads_like_the_spec():
+    one = SearchSpace({"alpha": Real(1e-4, 10.0, prior="log-uniform")})
+    assert repr(one) == "SearchSpace({'alpha': Real(low=0.0001, high=10.0, prior='log-uniform')})"
+    two = SearchSpace({"l1_ratio": Real(0.0, 1.0), "alpha": Real(1e-4, 10.0, prior="log-uniform")})
+    assert repr(two) == (
+        "SearchSpace({\n"
+        "    'alpha': Real(low=0.0001, high=10.0, prior='log-uniform'),\n"
+        "    'l1_ratio': Real(low=0.0, high=1.0, prior='uniform'),\n"
+        "})"
+    )
+    conditional = SearchSpace(
+        [{"alpha": loguniform(1e-3, 1.0)}, {"kind": ["a", None], "n": Integer(1, 5)}]
+    )
+    assert repr(conditional) == (
+        "SearchSpace([\n"
+        "    {'alpha': loguniform(0.001, 1.0)},\n"
+        "    {\n"
+        "        'kind': Categorical(choices=['a', None]),\n"
+        "        'n': Integer(low=1, high=5, prior='uniform'),\n"
+        "    },\n"
+        "])"
+    )
+    short = SearchSpace([{"a": [1, 2]}, {"b": [3]}])
+    assert repr(short) == (
+        "SearchSpace([{'a': Categorical(choices=[1, 2])}, {'b': Categorical(choices=[3])}])"
+    )
+
+
+def test_fitted_search_space_repr_and_stable_signature():
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    s = BayesSearchCV(
+        Ridge(), {"alpha": loguniform(1e-3, 1e3)}, n_iter=2, n_initial_points=2, cv=2
+    ).fit(X, X[:, 0])
+    assert repr(s.space_) == "SearchSpace({'alpha': loguniform(0.001, 1000.0)})"
+    # The signature is part of stored trial logs' headers; it must not follow the repr.
+    assert s.space_.signature() == (
+        "[{alpha: Distribution(loguniform, args=(0.001, 1000.0), kwds=[])}]"
+    )
