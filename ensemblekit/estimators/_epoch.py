@@ -25,10 +25,11 @@ O(non-zeros of the row).
 
 Why each fast path is fast
 --------------------------
-* Dense per-sample steps: the standardization is fused into the row's dot product and
-  axpy (``_xt_dot``, ``_xt_axpy``), and the penalty flow is one vectorized pass over the
-  coefficients; e^-x is a cubic polynomial when x < 1e-3 (relative error < 5e-14),
-  which is every per-step x in practice.
+* Dense per-sample steps run on the raw-space weights v = theta / s (``_sgd_dense_epoch``):
+  the prediction is x . v + (b - m . v), a plain dot product, and the step, the L2 flow
+  and m . v share one loop over the row (``_raw_step``); with a constant rate the flow's
+  factors e^(-lr l2_j) are computed once per epoch (else per step, by a cubic polynomial
+  when x < 1e-3: relative error < 5e-14).
 * CSR per-sample steps: the lazy penalties above. Only the columns stored on most rows
   are centred by per-sample steps (centring a column costs O(1) per step; centring all
   would make every step O(n_features)); the others are scaled.
@@ -52,6 +53,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+import numpy as np
 from numba import njit
 
 from ._losses import loss_derivative
@@ -78,7 +80,9 @@ RowData = namedtuple("RowData", ["Xd", "data", "indices", "indptr", "is_sparse",
 # ``dense_cols``: the columns with a non-zero mean (all of them for dense input; for CSR
 # per-sample steps, those stored on most rows).
 PrecondArgs = namedtuple("PrecondArgs", ["mean", "inv_scale", "centered", "dense_cols"])
-PenaltyArgs = namedtuple("PenaltyArgs", ["l1", "l2", "has_l1", "has_l2"])
+# ``l1_unit``, ``l2_unit``: l1_j = l1_unit / s_j and l2_j = l2_unit / s_j^2 exactly
+# (``Preconditioner.penalty_units``).
+PenaltyArgs = namedtuple("PenaltyArgs", ["l1", "l2", "has_l1", "has_l2", "l1_unit", "l2_unit"])
 OptimizerArgs = namedtuple("OptimizerArgs", ["code", "hp"])
 ScheduleArgs = namedtuple("ScheduleArgs", ["code", "lr0", "sp", "milestones"])
 
@@ -94,46 +98,69 @@ def _decay(x):
 
 
 @njit(cache=True, inline="always")
-def _cumulative_l1(theta, q, j, owed):
-    """Tsuruoka et al.'s (2009) cumulative L1 step: clip theta[j] towards 0 by what it is
-    owed (the total L1 penalty so far, ``owed``) minus what it received (``q[j]``)."""
-    z = theta[j]
-    if z > 0.0:
-        theta[j] = max(0.0, z - (owed + q[j]))
-    elif z < 0.0:
-        theta[j] = min(0.0, z + (owed - q[j]))
-    q[j] += theta[j] - z
+def _l1_clip(w, received, owed):
+    """Tsuruoka et al.'s (2009) cumulative L1 step: clip w towards 0 by what it is owed (the
+    total L1 penalty so far, ``owed``) minus what it ``received``; returns the new w and
+    what it has now received.
+
+    Written without a branch, as sign(w) max(0, |w| - (owed + sign(w) received)) with
+    max(0, a) = (a + |a|) / 2 (exact): the sign of w is unpredictable, and the branches
+    on it cost twice the rest of a lazy CSR step."""
+    sgn = np.sign(w)
+    a = abs(w) - (owed + sgn * received)
+    nw = sgn * (0.5 * (a + abs(a)))
+    return nw, received + (nw - w)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _xt_dot(Xd, i, mean, isc, theta, p):
-    """x~_i . theta with x~_ij = (x_ij - m_j) / s_j computed on the fly."""
+def _raw_dot(Xd, i, v, p):
     s = 0.0
     for j in range(p):
-        s += (Xd[i, j] - mean[j]) * isc[j] * theta[j]
+        s += Xd[i, j] * v[j]
     return s
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _xt_step(Xd, i, mean, isc, a, theta, l2, lr, has_l2, p):
-    """theta_j <- (theta_j + a x~_ij) e^(-lr l2_j): the gradient step, then the L2 flow over
-    the step's rate, fused (e^-x by the polynomial when it is exact for every
-    coordinate). The lazy CSR path applies the same flow after the same step."""
-    if not has_l2:
-        for j in range(p):
-            theta[j] += a * (Xd[i, j] - mean[j]) * isc[j]
-        return
+def _raw_step(Xd, i, mean, q2, f, a, v, p):
+    """v_j <- (v_j + a (x_ij - m_j) / s_j^2) f_j; returns sum_j m_j v_j.
+
+    v = theta / s are the raw-space weights: the step on theta along x~_i is this step on
+    v, and the L2 flow multiplies both by the same f_j = e^(-lr l2_j) (1 without L2: one
+    loop either way, which measured twice as fast as a flag choosing between two)."""
+    mv = 0.0
+    for j in range(p):
+        z = (v[j] + a * (Xd[i, j] - mean[j]) * q2[j]) * f[j]
+        v[j] = z
+        mv += mean[j] * z
+    return mv
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _decays(l2, lr, p, f):
+    """f_j = e^(-lr l2_j); the polynomial when it is exact for every coordinate."""
     big = 0.0
     for j in range(p):
         big = max(big, lr * l2[j])
     if big < _POLY_MAX:
         for j in range(p):
             x = lr * l2[j]
-            f = 1.0 - x * (1.0 - x * (0.5 - x * (1.0 / 6.0)))
-            theta[j] = (theta[j] + a * (Xd[i, j] - mean[j]) * isc[j]) * f
+            f[j] = 1.0 - x * (1.0 - x * (0.5 - x * (1.0 / 6.0)))
     else:
         for j in range(p):
-            theta[j] = (theta[j] + a * (Xd[i, j] - mean[j]) * isc[j]) * math.exp(-lr * l2[j])
+            f[j] = math.exp(-lr * l2[j])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _raw_step_l1(Xd, i, mean, q2, f, a, v, qv, l1v, u, p):
+    """``_raw_step`` followed by the cumulative L1 step (``_l1_clip``) in raw units
+    (l1v = l1 / s, qv = q / s), in one loop."""
+    mv = 0.0
+    for j in range(p):
+        z = (v[j] + a * (Xd[i, j] - mean[j]) * q2[j]) * f[j]
+        w, qv[j] = _l1_clip(z, qv[j], u * l1v[j])
+        v[j] = w
+        mv += mean[j] * w
+    return mv
 
 
 @njit(cache=True)
@@ -143,13 +170,13 @@ def _update_average(avg, theta, n_avg, p):
         avg[j] += (theta[j] - avg[j]) * inv
 
 
-@njit(cache=True, inline="always")
-def _step_rate(sched, const_lr, t, epoch, k, n):
-    """The rate of per-sample step k of the epoch (learning_rate_at skipped when constant:
-    it is lr0 unless there is a warm-up)."""
-    if const_lr:
-        return sched.lr0
-    return learning_rate_at(sched.code, sched.lr0, t, epoch + k / n, sched.sp, sched.milestones)
+@njit(cache=True)
+def _scheduled_rate(sched, t, epoch_position):
+    """The rate of a step under a schedule that is not constant. Per-sample loops call it
+    only then (``lr0`` otherwise), and not inlined: an inlined helper taking the record of
+    arrays pays their reference counting on every step."""
+    return learning_rate_at(sched.code, sched.lr0, t, epoch_position, sched.sp,
+                            sched.milestones)
 
 
 @njit(cache=True, inline="always")
@@ -162,8 +189,32 @@ def _epoch_start(order, st, sched):
 @njit(cache=True)
 def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit_intercept,
                      average_start):
+    """Per-sample steps on dense rows, run on the raw-space weights v = theta / s.
+
+    The prediction is then x_i . v + c with c = b~ - m . v, one fused multiply-add per
+    entry as in an unstandardized loop; m . v is refreshed by the step's own loop. The
+    state (theta, q, the average) is in the preconditioned coordinates before and after.
+    """
     Xd, y, sw = rd.Xd, rd.y, rd.sw
+    mean, isc = pre.mean, pre.inv_scale
     n, t, u, epoch, const_lr = _epoch_start(order, st, sched)
+    has_l1, has_l2 = pen.has_l1, pen.has_l2
+    v = np.empty(p)
+    q2 = np.empty(p)
+    for j in range(p):
+        v[j] = theta[j] * isc[j]
+        q2[j] = isc[j] * isc[j]
+    qv = q[:p] * isc if has_l1 else q
+    l1v = pen.l1 * isc if has_l1 else pen.l1
+    averaging = average_start > 0
+    avg_v = avg[:p] * isc if averaging else avg
+    f = np.ones(p)
+    if has_l2 and const_lr:
+        _decays(pen.l2, sched.lr0, p, f)
+    mv = 0.0
+    for j in range(p):
+        mv += mean[j] * v[j]
+    b = theta[p]
     status = 0
     for k in range(n):
         i = order[k]
@@ -172,43 +223,79 @@ def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit
             # In-order rows (no shuffle) are prefetched by the hardware.
             if ahead != i + PREFETCH_AHEAD:
                 prefetch_row(Xd, ahead)
-        lr = _step_rate(sched, const_lr, t, epoch, k, n)
-        pred = _xt_dot(Xd, i, pre.mean, pre.inv_scale, theta, p) + theta[p]
+        lr = sched.lr0 if const_lr else _scheduled_rate(sched, t, epoch + k / n)
+        pred = _raw_dot(Xd, i, v, p) + (b - mv)
         if not math.isfinite(pred):
             status = 1
             break
         dl = sw[i] * loss_derivative(loss.code, y[i], pred, loss.epsilon, loss.quantile)
-        _xt_step(Xd, i, pre.mean, pre.inv_scale, -lr * dl, theta, pen.l2, lr, pen.has_l2, p)
-        if fit_intercept:
-            theta[p] -= lr * dl
-        if pen.has_l1:
+        if has_l2 and not const_lr:
+            _decays(pen.l2, lr, p, f)
+        if has_l1:
             u += lr
-            for j in range(p):
-                _cumulative_l1(theta, q, j, u * pen.l1[j])
+            mv = _raw_step_l1(Xd, i, mean, q2, f, -lr * dl, v, qv, l1v, u, p)
+        else:
+            mv = _raw_step(Xd, i, mean, q2, f, -lr * dl, v, p)
+        if fit_intercept:
+            b -= lr * dl
         t += 1.0
-        if average_start > 0 and t >= average_start:
+        if averaging and t >= average_start:
             st[ST_N_AVG] += 1.0
-            _update_average(avg, theta, st[ST_N_AVG], p)
+            inv = 1.0 / st[ST_N_AVG]
+            for j in range(p):
+                avg_v[j] += (v[j] - avg_v[j]) * inv
+            avg[p] += (b - avg[p]) * inv
+    for j in range(p):
+        theta[j] = v[j] / isc[j]
+        if has_l1:
+            q[j] = qv[j] / isc[j]
+        if averaging:
+            avg[j] = avg_v[j] / isc[j]
+    theta[p] = b
     st[ST_T] = t
     st[ST_U] = u
     return status
 
 
-@njit(cache=True, inline="always")
-def _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2):
-    """Bring coordinate j up to date: the L2 flow of the rates summed since it was last
-    current, then the cumulative L1 step."""
-    if has_l2:
-        dt = total - lam[j]
-        if dt > 0.0:
-            theta[j] *= _decay(l2[j] * dt)
-        lam[j] = total
-    if has_l1:
-        _cumulative_l1(theta, q, j, u * l1[j])
+# Columns of the per-column table of the CSR per-sample kernel (one row per feature).
+_W, _REC, _SINCE, _ISC = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, st,
+def _column_table(theta, q, pre, p):
+    """What a stored entry of column j needs, in row j of one (p, 4) table: the weight,
+    its received L1 penalty, the summed rate up to which it is current, and 1/s_j (its
+    penalty weights are l1_unit / s_j and l2_unit / s_j^2). A step then touches one cache
+    line per stored entry instead of one in each of six arrays."""
+    c = np.zeros((p, 4))
+    for j in range(p):
+        c[j, _W] = theta[j]
+        c[j, _REC] = q[j]
+        c[j, _ISC] = pre.inv_scale[j]
+    return c
+
+
+@njit(cache=True, inline="always")
+def _catch_up(c, j, total, u, c1, c2, has_l1, has_l2):
+    """Bring column j of the table up to date: the L2 flow of the rates summed since it was
+    last current, then the cumulative L1 step (weights c1 / s_j and c2 / s_j^2). Nothing is
+    owed when it is current (the centred columns, caught up after every step): skipped.
+    Scalars besides the table: a record of arrays passed on every stored entry costs the
+    reference counting of each array (ten times the step, measured)."""
+    since = c[j, _SINCE]
+    if since < total:
+        w = c[j, _W]
+        isc = c[j, _ISC]
+        if has_l2:
+            w *= _decay(c2 * (isc * isc) * (total - since))
+        if has_l1:
+            w, c[j, _REC] = _l1_clip(w, c[j, _REC], u * (c1 * isc))
+        c[j, _W] = w
+        c[j, _SINCE] = total
+
+
+@njit(cache=True)
+def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
                       fit_intercept, average_start):
     """Per-sample steps on CSR rows, penalty applied lazily.
 
@@ -217,37 +304,37 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
     coordinates are kept current eagerly. The others are scaled only, so that a step costs
     O(non-zeros of the row). With averaging every coordinate must be current at every
     step (the average is taken over the true iterates), so the penalty is then applied to
-    all of them each step.
+    all of them each step. The state of the columns lives in one table for the epoch
+    (``_column_table``).
     """
     data, indices, indptr, y, sw = rd.data, rd.indices, rd.indptr, rd.y, rd.sw
-    isc, mean, dense = pre.inv_scale, pre.mean, pre.dense_cols
-    l1, l2 = pen.l1, pen.l2
-    has_l1, has_l2 = pen.has_l1, pen.has_l2
+    dense, mean = pre.dense_cols, pre.mean
     n, t, u, epoch, const_lr = _epoch_start(order, st, sched)
+    c = _column_table(theta, q, pre, p)
+    c1, c2, has_l1, has_l2 = pen.l1_unit, pen.l2_unit, pen.has_l1, pen.has_l2
+    b = theta[p]
     status = 0
     has_pen = has_l1 or has_l2
     lazy = has_pen and average_start == 0
-    total = 0.0  # rates summed this epoch: the L2 flow owed since lam[j]
-    for j in range(p):
-        lam[j] = 0.0
+    total = 0.0  # rates summed this epoch: the L2 flow owed since c[j, _SINCE]
     prefetch = not is_increasing(order)
     for k in range(n):
         i = order[k]
         if prefetch:
             prefetch_csr_ahead(data, indices, indptr, order, k, n)
-        lr = _step_rate(sched, const_lr, t, epoch, k, n)
+        lr = sched.lr0 if const_lr else _scheduled_rate(sched, t, epoch + k / n)
         lo = indptr[i]
         hi = indptr[i + 1]
         z = 0.0
         for r in range(dense.shape[0]):
             j = dense[r]
-            z -= mean[j] * isc[j] * theta[j]
+            z -= mean[j] * c[j, _ISC] * c[j, _W]
         for r in range(lo, hi):
             j = indices[r]
-            if lazy and mean[j] == 0.0:
-                _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2)
-            z += data[r] * isc[j] * theta[j]
-        pred = z + theta[p]
+            if lazy:
+                _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
+            z += data[r] * c[j, _ISC] * c[j, _W]
+        pred = z + b
         if not math.isfinite(pred):
             status = 1
             break
@@ -256,28 +343,33 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, lam, s
             a = -lr * dl
             for r in range(lo, hi):
                 j = indices[r]
-                theta[j] += a * data[r] * isc[j]
+                c[j, _W] += a * data[r] * c[j, _ISC]
             for r in range(dense.shape[0]):
                 j = dense[r]
-                theta[j] -= a * mean[j] * isc[j]
+                c[j, _W] -= a * mean[j] * c[j, _ISC]
             if fit_intercept:
-                theta[p] += a
+                b += a
         total += lr
         if has_l1:
             u += lr
-        if has_pen and not lazy:
-            for j in range(p):
-                _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2)
-        elif lazy:
-            for r in range(dense.shape[0]):
-                _catch_up(theta, q, lam, dense[r], l1, l2, total, u, has_l1, has_l2)
+        if has_pen:
+            # Every coordinate without laziness (averaging), else the centred ones.
+            for r in range(p if not lazy else dense.shape[0]):
+                _catch_up(c, r if not lazy else dense[r], total, u, c1, c2, has_l1,
+                          has_l2)
         t += 1.0
         if average_start > 0 and t >= average_start:
             st[ST_N_AVG] += 1.0
-            _update_average(avg, theta, st[ST_N_AVG], p)
-    if lazy:
-        for j in range(p):
-            _catch_up(theta, q, lam, j, l1, l2, total, u, has_l1, has_l2)
+            inv = 1.0 / st[ST_N_AVG]
+            for j in range(p):
+                avg[j] += (c[j, _W] - avg[j]) * inv
+            avg[p] += (b - avg[p]) * inv
+    for j in range(p):
+        if lazy:
+            _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
+        theta[j] = c[j, _W]
+        q[j] = c[j, _REC]
+    theta[p] = b
     st[ST_T] = t
     st[ST_U] = u
     return status
@@ -383,7 +475,7 @@ def run_epoch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta,
     """
     per_sample = opt.code == SGD and batch_size == 1
     if per_sample and rd.is_sparse:
-        status = _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, m, st,
+        status = _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
                                    fit_intercept, average_start)
     elif per_sample:
         status = _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,

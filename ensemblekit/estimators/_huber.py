@@ -227,7 +227,7 @@ class GDHuberRegressor(BaseGD):
         return m if m < n else None
 
     def _fit(self, X, y, sample_weight, coef_init=None, intercept_init=None):
-        X, y, sw = self._validate_training_data(X, y, sample_weight, reset=True)
+        X, y, sw, _ = self._validate_training_data(X, y, sample_weight, reset=True)
         n, p = X.shape
         total = float(sw.sum())
         swn = sw / total

@@ -123,9 +123,9 @@ def loss_values_numpy(code: int, y: np.ndarray, p: np.ndarray, epsilon: float,
                       quantile: float) -> np.ndarray:
     """Plain NumPy version of :func:`loss_value`, the reference used by the tests."""
     r = np.asarray(p, dtype=np.float64) - np.asarray(y, dtype=np.float64)
-    a = np.abs(r)
     if code == SQUARED_ERROR:
-        return 0.5 * r**2
+        return 0.5 * (r * r)
+    a = np.abs(r)
     if code == ABSOLUTE_ERROR:
         return a
     if code == HUBER:

@@ -70,11 +70,13 @@ class WeightedElasticNet:
         self.has_l1 = bool(np.any(self.l1 > 0))
         self.has_l2 = bool(np.any(self.l2 > 0))
 
+    # Sums of products rather than ``@``: OpenBLAS's threaded dot took milliseconds on
+    # vectors of 100,000 entries on a busy machine.
     def value(self, w: np.ndarray) -> float:
-        return float(self.l1 @ np.abs(w) + 0.5 * (self.l2 * w) @ w)
+        return float(np.sum(self.l1 * np.abs(w)) + 0.5 * np.sum(self.l2 * w * w))
 
     def l1_value(self, w: np.ndarray) -> float:
-        return float(self.l1 @ np.abs(w))
+        return float(np.sum(self.l1 * np.abs(w)))
 
     def prox_l1(self, z: np.ndarray, step: float) -> np.ndarray:
         """Prox of ``step`` times the L1 part on the first len(l1) entries of ``z``."""

@@ -48,7 +48,10 @@ def _dense_moments(Xd, rows, sw, shift, s1, s2):
 
 
 @njit(cache=True)
-def _csr_moments(data, indices, indptr, rows, sw, s1, s2):
+def _csr_moments(data, indices, indptr, rows, sw, acc):
+    """Per column j, in row j of ``acc``: the weighted sums of its stored entries and of
+    their squares, the rows storing it and their summed weights (one pass; one table row
+    per column, so that an entry updates one cache line)."""
     for k in range(rows.shape[0]):
         i = rows[k]
         w = sw[i]
@@ -56,8 +59,11 @@ def _csr_moments(data, indices, indptr, rows, sw, s1, s2):
             continue
         for q in range(indptr[i], indptr[i + 1]):
             v = data[q]
-            s1[indices[q]] += w * v
-            s2[indices[q]] += w * v * v
+            j = indices[q]
+            acc[j, 0] += w * v
+            acc[j, 1] += w * v * v
+            acc[j, 2] += 1.0
+            acc[j, 3] += w
 
 
 def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
@@ -72,12 +78,11 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
     Xd, data, indices, indptr, is_sparse = inputs
     total = float(sw[rows].sum())
     if is_sparse:
-        s1, s2 = np.zeros(p), np.zeros(p)
-        _csr_moments(data, indices, indptr, rows, sw, s1, s2)
+        acc = np.zeros((p, 4))
+        _csr_moments(data, indices, indptr, rows, sw, acc)
+        s1, s2, counts, stored = acc.T
         mean = s1 / total
         if center == "dense":
-            counts, stored = np.zeros(p), np.zeros(p)
-            _csr_counts(indices, indptr, rows, sw, counts, stored)
             mask = counts >= DENSE_FRACTION * rows.shape[0]
             # The other columns are scaled by the root mean square of their stored entries:
             # scaled by that of all rows, a feature on one row in a thousand would reach
@@ -105,16 +110,6 @@ def column_moments(inputs, rows: np.ndarray, sw: np.ndarray, center, p: int):
     tiny = np.where(mask, 1e-12 * np.maximum(np.abs(mean), 1e-300), 0.0)
     scale[~(scale > tiny)] = 1.0
     return mean, scale
-
-
-@njit(cache=True)
-def _csr_counts(indices, indptr, rows, sw, counts, stored):
-    """Rows storing each column, and their summed weights."""
-    for k in range(rows.shape[0]):
-        i = rows[k]
-        for q in range(indptr[i], indptr[i + 1]):
-            counts[indices[q]] += 1.0
-            stored[indices[q]] += sw[i]
 
 
 # CSR columns stored on at least this fraction of the rows are centred even by per-sample
@@ -187,11 +182,15 @@ class Preconditioner:
     def penalty(self, alpha: float, l1_ratio: float) -> WeightedElasticNet:
         """alpha (l1_ratio |w|_1 + (1 - l1_ratio)/2 |w|^2) in the solver's coordinates,
         divided by ``objective_scale``."""
+        l1_unit, l2_unit = self.penalty_units(alpha, l1_ratio)
+        return WeightedElasticNet(l1_unit * self.inv_scale, l2_unit * self.inv_scale**2)
+
+    def penalty_units(self, alpha: float, l1_ratio: float) -> tuple[float, float]:
+        """(c1, c2) with the penalty's weights l1_j = c1 / s_j and l2_j = c2 / s_j^2, to
+        the bit (the lazy CSR kernel recomputes them from 1/s_j)."""
         sy = self.y_scale if self.degree is not None else 1.0
         d = self.degree if self.degree is not None else 0
-        l1 = alpha * l1_ratio * sy ** (1 - d) * self.inv_scale
-        l2 = alpha * (1.0 - l1_ratio) * sy ** (2 - d) * self.inv_scale**2
-        return WeightedElasticNet(l1, l2)
+        return alpha * l1_ratio * sy ** (1 - d), alpha * (1.0 - l1_ratio) * sy ** (2 - d)
 
     def to_original(self, theta: np.ndarray) -> tuple[np.ndarray, float]:
         """(coef, intercept) of the solver's (w~, b~)."""
@@ -230,8 +229,16 @@ class Preconditioner:
         return g
 
 
-def sample_rows(positive: np.ndarray, limit: int, rng) -> np.ndarray:
-    """All of ``positive``, or ``limit`` of them drawn without replacement (sorted)."""
-    if positive.shape[0] <= limit:
+def sample_rows(positive: np.ndarray, limit: int, rng=None) -> np.ndarray:
+    """All of ``positive``, or ``limit`` of them drawn without replacement (sorted).
+
+    The draw is seeded by the sizes alone (``rng`` is not consumed): the statistics it
+    serves are estimates, and the random stream of the solver (shuffles, splits) stays the
+    same whether they are sampled or not. NumPy's Generator draws k of n without
+    replacement in O(k); ``RandomState.choice`` permutes all n (2.6 ms against 0.35 ms for
+    20,000 of 200,000)."""
+    n = positive.shape[0]
+    if n <= limit:
         return positive
-    return np.sort(rng.choice(positive, size=limit, replace=False))
+    gen = np.random.default_rng([n, limit])
+    return positive[np.sort(gen.choice(n, size=limit, replace=False, shuffle=False))]

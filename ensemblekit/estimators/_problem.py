@@ -56,7 +56,7 @@ class Problem:
 
     def __init__(self, X, y, sample_weight, train_idx, datafit, alpha, l1_ratio,
                  fit_intercept=True, precondition=True, center=True, stats_rows=None,
-                 rng=None, pre=None):
+                 rng=None, pre=None, check_finite=None):
         self.X = X
         self.inputs = kernel_inputs(X)
         self.n, self.p = X.shape
@@ -66,11 +66,21 @@ class Problem:
         self.n_train = int(self.train.shape[0])
         # Mean-one weights over the training rows, zero elsewhere: the objective is then
         # (1/n_train) sum_i s_i L_i, which equals (1/sum s) sum s_i L_i.
-        sw = np.zeros(self.n)
-        sw_train = sample_weight[self.train]
-        sw[self.train] = sw_train * (self.n_train / sw_train.sum())
+        if self.n_train == self.n:  # every row (no copies through fancy indexing)
+            sw = sample_weight * (self.n / np.sum(sample_weight))
+        else:
+            sw = np.zeros(self.n)
+            sw_train = sample_weight[self.train]
+            sw[self.train] = sw_train * (self.n_train / sw_train.sum())
         self.sw = sw
         self.raw_datafit = datafit
+        self._check_finite = check_finite
+        if check_finite is not None and self.n_train < self.n:
+            # Rows that training does not read (zero weight, validation split) are checked
+            # now; the training rows are checked by the first epoch's predictions.
+            outside = np.ones(self.n, dtype=bool)
+            outside[self.train] = False
+            check_finite(X[outside])
         if pre is None and precondition:
             rows = self.train
             if stats_rows is not None:
@@ -81,6 +91,7 @@ class Problem:
             pre = Preconditioner.identity(self.p, fit_intercept)
         if not (np.all(np.isfinite(pre.scale)) and np.all(np.isfinite(pre.mean))
                 and np.isfinite(pre.y_scale)):
+            self.assert_finite_input()
             raise DivergenceError(
                 "The squares of some columns of X (or of y) overflow float64, so any fit "
                 "would diverge: rescale X and y (e.g. divide by a power of 10)."
@@ -95,8 +106,16 @@ class Problem:
         self.pre_args = PrecondArgs(pre.mean, pre.inv_scale, pre.centered,
                                     np.flatnonzero(pre.mean != 0.0))
         pen = self.penalty
-        self.pen_args = PenaltyArgs(pen.l1, pen.l2, pen.has_l1, pen.has_l2)
+        self.pen_args = PenaltyArgs(pen.l1, pen.l2, pen.has_l1, pen.has_l2,
+                                    *pre.penalty_units(alpha, l1_ratio))
         self._start_loss = None
+
+    def assert_finite_input(self) -> None:
+        """Raise scikit-learn's ValueError if X has NaN or inf entries and was not checked
+        at validation (``BaseGD._validate_training_data``): called before anything
+        non-finite is reported as divergence."""
+        if self._check_finite is not None:
+            self._check_finite(self.X)
 
     @property
     def is_sparse(self) -> bool:
@@ -128,20 +147,23 @@ class Problem:
         g[: self.p] = self.penalty.subdiff_distance(theta[: self.p], g[: self.p])
         d = self.pre.degree
         unit = self.pre.y_scale ** (d - 1) if d is not None else 1.0
-        return float(np.linalg.norm(g) * unit)
+        return float(np.sqrt(np.sum(g * g)) * unit)
+
+    def _on_train(self, a: np.ndarray) -> np.ndarray:
+        return a if self.n_train == self.n else a[self.train]
 
     def start_intercept(self) -> float:
         """b~ of the intercept-only starting point (0 without an intercept)."""
         if not self.fit_intercept:
             return 0.0
-        y = np.asarray(self.y, dtype=np.float64)[self.train]
-        return self.datafit.start_intercept(y, self.sw[self.train])
+        y = self._on_train(np.asarray(self.y, dtype=np.float64))
+        return self.datafit.start_intercept(y, self._on_train(self.sw))
 
     def constant_objective(self, b: float) -> float:
         """F~ of the model predicting the constant b~ (w~ = 0): no pass over X."""
-        y = np.asarray(self.y, dtype=np.float64)[self.train]
-        values = self.datafit.values(y, np.full(y.shape[0], b))
-        return float(np.sum(self.sw[self.train] * values)) / self.n_train
+        y = self._on_train(np.asarray(self.y, dtype=np.float64))
+        values = self.datafit.values(y, b)
+        return float(np.sum(self._on_train(self.sw) * values)) / self.n_train
 
     def initial_theta(self, coef=None, intercept=None) -> np.ndarray:
         """The solver's starting point: the intercept-only model, or the original
@@ -185,7 +207,7 @@ class Problem:
         graw = np.empty(p + 1)
         lam = 0.0
         for _ in range(n_iter):
-            nz = np.linalg.norm(z)
+            nz = float(np.sqrt(np.sum(z * z)))
             if nz == 0.0:
                 break
             z /= nz
@@ -197,7 +219,7 @@ class Problem:
             zn = self.pre.tilde_grad(graw) / total
             if not self.fit_intercept:
                 zn[p] = 0.0
-            lam_new = float(zn @ z)
+            lam_new = float(np.sum(zn * z))
             z = zn
             if abs(lam_new - lam) <= 1e-3 * abs(lam_new):
                 lam = lam_new

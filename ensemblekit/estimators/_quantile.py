@@ -505,7 +505,7 @@ class GDQuantileRegressor(BaseGD):
         init_params(self, locals())
 
     def _fit(self, X, y, sample_weight, coef_init=None, intercept_init=None):
-        X, y, sw = self._validate_training_data(X, y, sample_weight, reset=True)
+        X, y, sw, _ = self._validate_training_data(X, y, sample_weight, reset=True)
         y = np.asarray(y, dtype=np.float64)
         sw = sw / sw.sum()
         n, p = X.shape

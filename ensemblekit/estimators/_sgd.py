@@ -56,7 +56,7 @@ from ._exceptions import DivergenceError
 from ._optimizers import ADAGRAD, ADAM, ADAMW, HP_MOMENTUM, MOMENTUM, NESTEROV, RMSPROP, SGD
 from ._passes import rows_loss_grad
 from ._schedules import PLATEAU, SP_SCALE, is_cycle_end, learning_rate_at
-from ._threaded_loss import MIN_NNZ, loss_threads, threaded_csr_loss_grad
+from ._threaded_loss import chunked_pass, loss_threads, threaded_csr_loss_grad
 
 # An objective this many times above the starting one is divergence, even while finite.
 DIVERGENCE_FACTOR = 1e3
@@ -141,22 +141,24 @@ class StochasticSolver:
         return self.optimizer == SGD and self.effective_batch(prob) == 1
 
     def _smoothness(self, prob, batch: int, rng) -> float:
-        """Expected smoothness L_B of a batch of ``batch`` rows (Gower et al., 2019)."""
+        """Expected smoothness L_B of a batch of ``batch`` rows (Gower et al., 2019) of the
+        data term. The L2 part does not count: per-sample steps apply its exact flow and
+        batches its prox, both stable at any rate (its weights 1/s_j^2 can span as many
+        decades as the columns' scales). The largest row norm is taken over every
+        training row (one pass): a sample could miss the one row whose step diverges."""
         from ._problem import STATS_ROWS, sample_rows
 
-        rows = sample_rows(prob.train, STATS_ROWS, rng)
         curv = prob.datafit.curvature or 1.0
-        l2 = float(prob.penalty.l2.max()) if prob.p else 0.0
-        l_max = float(prob.row_norms(rows).max()) if rows.size else 1.0
+        l_max = float(prob.row_norms(prob.train).max()) if prob.n_train else 1.0
         n = prob.n_train
         if batch <= 1:
-            return curv * l_max + l2
-        lam = prob.top_eigenvalue(rows)
+            return curv * l_max
+        lam = prob.top_eigenvalue(sample_rows(prob.train, STATS_ROWS, rng))
         if batch >= n:
-            return curv * lam + l2
+            return curv * lam
         a = n * (batch - 1) / (batch * (n - 1))
         b = (n - batch) / (batch * (n - 1))
-        return curv * (a * lam + b * l_max) + l2
+        return curv * (a * lam + b * l_max)
 
     def default_learning_rate(self, prob, rng) -> float:
         batch = self.effective_batch(prob)
@@ -219,13 +221,23 @@ class StochasticSolver:
         partial_fit asks for it, so both give the same bits."""
         u = prob.pre.raw(theta, state.u)
         state.grad[:] = 0.0
-        status, loss = rows_loss_grad(*prob.inputs, prob.y, prob.sw, prob.train, 0,
-                                      prob.n_train, u, prob.p, *prob.datafit.args, state.grad,
-                                      True)
+        if chunked_pass(prob.inputs):
+            loss = self._chunked(prob, u, state.grad)
+            status = 0 if np.isfinite(loss) else 1
+        else:
+            status, loss = rows_loss_grad(*prob.inputs, prob.y, prob.sw, prob.train, 0,
+                                          prob.n_train, u, prob.p, *prob.datafit.args,
+                                          state.grad, True)
         if status != 0:
             self.diverged(prob, state, int(state.st[ST_EPOCH]) + 1)
         state.st[ST_LOSS] = loss
         return loss
+
+    @staticmethod
+    def _chunked(prob, u, grad) -> float:
+        _, data, indices, indptr, _ = prob.inputs
+        return threaded_csr_loss_grad(data, indices, indptr, prob.y, prob.sw, u, prob.p,
+                                      *prob.datafit.args, loss_threads(), grad)
 
     def _lr_of_last_update(self, prob, state):
         steps = -(-prob.n_train // self.effective_batch(prob))
@@ -259,10 +271,10 @@ class StochasticSolver:
         order = prob.train
         if self.shuffle:
             order = state.rng.permutation(order)
-        threads = 1
-        if record and prob.is_sparse and prob.inputs[1].shape[0] >= MIN_NNZ:
-            threads = loss_threads()  # the record pass of a large CSR matrix, on threads
-        st[ST_LOSS_MODE] = LOSS_AFTER if record and threads == 1 else LOSS_NONE
+        # The record pass of a large CSR matrix runs in chunks on threads (the same chunks
+        # whatever the thread count, so the same bits).
+        chunked = record and chunked_pass(prob.inputs)
+        st[ST_LOSS_MODE] = LOSS_AFTER if record and not chunked else LOSS_NONE
         status = run_epoch(prob.rows, prob.pre_args, prob.datafit.args, prob.pen_args, opt,
                            sched, order, prob.train, batch, prob.p, state.theta, state.m,
                            state.v, state.avg, state.grad, state.u, st, prob.fit_intercept,
@@ -270,12 +282,9 @@ class StochasticSolver:
         st[ST_EPOCH] += 1
         if status != 0:
             self.diverged(prob, state, int(st[ST_EPOCH]))
-        if threads > 1:
-            _, data, indices, indptr, _ = prob.inputs
+        if chunked:
             u = prob.pre.raw(self.reported(state), state.u)
-            st[ST_LOSS] = threaded_csr_loss_grad(data, indices, indptr, prob.y, prob.sw, u,
-                                                 prob.p, *prob.datafit.args, threads,
-                                                 state.grad)
+            st[ST_LOSS] = self._chunked(prob, u, state.grad)
         return self._lr_of_last_update(prob, state)
 
     def _record(self, prob, state, theta, lr):
@@ -335,6 +344,7 @@ class StochasticSolver:
         return records
 
     def diverged(self, prob, state, epoch):
+        prob.assert_finite_input()  # NaN/inf in X, not a rate, when X was not checked
         lr = state.lr0
         safe = self.safe_learning_rate(prob, lr)
         raise DivergenceError(
