@@ -8,6 +8,8 @@ ensembles
     Stacking, blending, optimized weights, ensemble selection, k-fold bagging, boosting.
 tuning
     Bayesian and Hyperband cross-validated search, resumable, parallel through joblib/Dask.
+datasets
+    Real tables for the examples and benchmarks (Ames, credit data, HPC jobs), loaded offline.
 
 Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
 """
@@ -15,10 +17,10 @@ Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["estimators", "ensembles", "tuning", "__version__"]
+__all__ = ["datasets", "estimators", "ensembles", "tuning", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("estimators", "ensembles", "tuning"):
+    if name in ("datasets", "estimators", "ensembles", "tuning"):
         return importlib.import_module(f"ensemblekit.{name}")
     raise AttributeError(f"module 'ensemblekit' has no attribute {name!r}")
