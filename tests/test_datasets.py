@@ -28,3 +28,13 @@ def test_load_hpc_data_four_imbalanced_classes():
     assert X.shape == (4331, 7)
     assert y.value_counts().to_dict() == {"VF": 2211, "F": 1347, "M": 514, "L": 259}
     assert isinstance(X["protocol"].dtype, pd.CategoricalDtype)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from ensemblekit.datasets import _ames, _modeldata
+
+    for mod in (_ames, _modeldata):
+        result = doctest.testmod(mod)
+        assert result.attempted > 0 and result.failed == 0

@@ -84,7 +84,7 @@ def numeric_target(estimator, y) -> np.ndarray:
         try:
             return y.astype(np.float64)
         except (TypeError, ValueError):
-            text = next(v for v in y if isinstance(v, (str, bytes)) and not _is_number(v))
+            text = str(next(v for v in y if isinstance(v, (str, bytes)) and not _is_number(v)))
             name = type(estimator).__name__
             raise ValueError(
                 f"{name} needs a numeric target, but y holds text such as {text!r}. For class "

@@ -113,6 +113,19 @@ class _XGBoost:
     def seed_of(model) -> int:
         return model.get_params()["random_state"]
 
+    @staticmethod
+    def match_format(X, fitted_sparse: bool):
+        """XGBoost reads entries absent from a sparse matrix as *missing*, dense zeros as 0.
+
+        A model fitted on one format and given the other would read the zeros differently (a
+        silent error of whole trees' worth); predict input is converted to the fit's format.
+        """
+        if fitted_sparse and not sparse.issparse(X):
+            return sparse.csr_matrix(X)
+        if not fitted_sparse and sparse.issparse(X):
+            return X.toarray()
+        return X
+
 
 class _LightGBM:
     """The LightGBM side: ``LGBMRegressor``/``LGBMClassifier``."""
@@ -175,6 +188,11 @@ class _LightGBM:
     @staticmethod
     def seed_of(model) -> int:
         return model.get_params()["random_state"]
+
+    @staticmethod
+    def match_format(X, fitted_sparse: bool):
+        """LightGBM reads sparse zeros as zeros: both formats give the same model."""
+        return X
 
 
 BACKENDS = {"xgboost": _XGBoost(), "lightgbm": _LightGBM()}
@@ -272,9 +290,9 @@ class _FramePlan:
                 cats = self.categories[col]
                 if not (isinstance(s.dtype, pd.CategoricalDtype)
                         and s.cat.categories.equals(cats)):
-                    if kind == "text":
-                        s = _as_text(s)
-                    out[col] = s.astype(pd.CategoricalDtype(cats))
+                    s = _as_text(s) if kind == "text" else s.astype(object)
+                    # Unseen values become missing explicitly (pandas 4 will refuse to cast them).
+                    out[col] = s.where(s.isin(cats)).astype(pd.CategoricalDtype(cats))
         return X.assign(**out) if out else X
 
     @staticmethod
@@ -436,6 +454,7 @@ class _BaseBoosting(BaseEstimator):
         grow = self._can_grow()
         X, y, sample_weight, task = prepare_fit(self, X, y, sample_weight)
         X = _prepare_X(self, X, fit=True)
+        self._fitted_sparse = sparse.issparse(X)
         classifier = task.classes is not None
         if classifier:
             self.classes_ = task.classes
@@ -476,13 +495,16 @@ class _BaseBoosting(BaseEstimator):
 
     def _set_fitted(self, model):
         backend = self._backend
-        self.best_iteration_, self.n_estimators_ = backend.rounds(model, self.early_stopping)
+        self.best_iteration_, kept = backend.rounds(model, self.early_stopping)
         backend.to_host(model, self.device_)
         # One spelling for both libraries: the metric's name without the library's prefix.
         metric = backend.metrics[self._task_name()]
         curve = backend.curves(model).get(metric)
         plain = "rmse" if self._task_name() == "regression" else "logloss"
         self.evals_result_ = {} if curve is None else {"validation": {plain: list(curve)}}
+        # LightGBM keeps only the best rounds of an early-stopped model; the curve tells how
+        # many were trained, as XGBoost's booster does.
+        self.n_estimators_ = max(kept, 0 if curve is None else len(curve))
         self.model_ = model
         self._fitted_backend = self.backend
 
@@ -497,6 +519,7 @@ class _BaseBoosting(BaseEstimator):
     def _library_predict(self, method: str, X):
         check_is_fitted(self, "model_")
         X = _prepare_X(self, validate_X(self, X, reset=False), fit=False)
+        X = self._backend.match_format(X, self._fitted_sparse)
         kw = self._backend.predict_kwargs(self.best_iteration_)
         return getattr(self.model_, method)(X, **kw)
 
@@ -552,7 +575,7 @@ _SHARED_ATTRS_DOC = """
         early stopping, else all rounds trained).
     n_estimators_ : int
         Rounds actually trained (can exceed ``best_iteration_`` by up to
-        ``n_iter_no_change``).
+        ``n_iter_no_change``; LightGBM keeps only the first ``best_iteration_`` of them).
     validation_indices_ : ndarray of int or None
         Rows of the ``fit`` data used for early stopping.
     evals_result_ : dict
@@ -568,8 +591,10 @@ _SHARED_ATTRS_DOC = """
     feature_names_in_ : ndarray of shape (n_features_in_,)"""
 
 _INPUT_DOC = """
-    Input: NumPy arrays, CSR/CSC matrices (sparse zeros are values, as in the libraries) and
-    DataFrames. DataFrame ``category`` columns are native categorical features for both
+    Input: NumPy arrays, sparse matrices and DataFrames. Entries absent from a sparse matrix
+    are zeros for LightGBM but *missing* values for XGBoost (each library's rule); with
+    XGBoost, predict input is converted to the format seen at fit, so that the zeros are read
+    the same way. DataFrame ``category`` columns are native categorical features for both
     libraries, and text columns (``object`` or ``str``, as ``pd.read_csv`` returns them) become
     categories; at predict time each such column gets the categories seen at fit (unseen values
     become missing), so text, categories or a different category order give the same model.
@@ -859,7 +884,9 @@ class BoostingClassifier(ClassifierMixin, _BaseBoosting):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        return np.asarray(self._library_predict("predict_proba", X), dtype=np.float64)
+        proba = np.asarray(self._library_predict("predict_proba", X), dtype=np.float64)
+        # The libraries compute in float32: rows would sum to 1 only to ~1e-7.
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
         """The most probable class label.
