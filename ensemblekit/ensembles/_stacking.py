@@ -358,7 +358,7 @@ class StackingCVClassifier(_ClassifierStackingMixin, ClassifierMixin, _BaseStack
         The meta-learner, a classifier. ``None`` means a logistic regression on the members'
         log-odds with one non-negative weight per member shared by all classes and a free
         intercept per class (H2O's non-negative GLM), with the ridge penalty on the weights
-        chosen by 5-fold stratified CV of the log loss.
+        chosen by 3-fold stratified CV of the log loss.
     cv : int, cross-validation generator or iterable, default=5
         An int ``k`` means ``StratifiedKFold(k, shuffle=True, random_state=random_state)``.
         Every training fold must hold every class. Rows no test fold held out get NaN in

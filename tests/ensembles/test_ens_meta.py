@@ -159,7 +159,7 @@ def test_pool_alpha_is_the_cross_validated_argmin():
     # Recompute the held-out loss of one alpha by hand.
     held = 0.0
     for tr, te in StratifiedKFold(3).split(Z, y):
-        theta = _pool_fit(Z[tr], y[tr], np.ones(len(tr)), 3, 10.0, np.zeros(3 + 2))
+        theta = _pool_fit(Z[tr], y[tr], np.ones(len(tr)), 3, 10.0, np.zeros(3 + 2), tight=False)
         held += _pool_loss(theta, Z[te], y[te], np.ones(len(te)), 3, 0.0)[0] * len(te)
     assert meta.cv_log_loss_[2] == pytest.approx(held / len(y), rel=1e-4)
 
