@@ -30,8 +30,6 @@ User errors (a missing target column, a non-positive price, ...) end with a one-
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import sys
 import time
@@ -43,6 +41,21 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from _common import (  # examples/_common.py: what the main-job examples share
+    ArgParser,
+    Clock,
+    UserError,
+    as_category,
+    make_out_dir,
+    pyplot,
+    read_csv,
+    save_figure,
+    short_params,
+    slug,
+    warn,
+    write_atomic,
+    write_json,
+)
 from joblib import Parallel, delayed
 from lightgbm import LGBMRegressor
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -67,18 +80,8 @@ from ensemblekit.estimators import GDElasticNet, GDHuberRegressor
 from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_history
 
 # =================================================================================================
-# 1. User errors: one clear line, exit status 2, no traceback
+# 1. User errors (UserError, warn in _common.py): one clear line, exit status 2, no traceback
 # =================================================================================================
-
-
-class UserError(Exception):
-    """A problem with the user's input (files, columns, values), reported without a traceback."""
-
-
-def warn(message: str) -> None:
-    """Print a one-line warning to stderr (kept apart from the progress display on stdout)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
 
 # =================================================================================================
 # 2. Data: the Ames table by default, or the user's CSV (Kaggle "House Prices" layout works as is)
@@ -98,25 +101,6 @@ class Dataset:
     X_new: pd.DataFrame | None = None
     new_ids: pd.Series | None = None
     id_column: str = "Id"
-
-
-def _read_csv(path: str, what: str) -> pd.DataFrame:
-    if not os.path.isfile(path):
-        raise UserError(f"{what} file not found: {path}")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read {what} file {path}: {first_line}") from exc
-    if df.shape[0] == 0:
-        raise UserError(f"{what} file {path} has no rows")
-    return df
-
-
-def as_category(values: pd.Series) -> pd.Series:
-    """Values as text categories, missing values as NaN (not ``pd.NA``, which imputers reject)."""
-    text = values.astype(object).where(values.notna(), np.nan)
-    return text.map(str, na_action="ignore").astype("category")
 
 
 def _to_model_dtypes(df: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +130,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
         X, y = load_ames()
         return Dataset(X=X, y=y, name="Ames (modeldata/ames, 2,930 sales)", target="Sale_Price")
 
-    raw = _read_csv(args.csv, "training")
+    raw = read_csv(args.csv, "training")
     target = args.target
     if target not in raw.columns:
         close = [c for c in raw.columns if _key(c) == _key(target)]
@@ -192,7 +176,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
 
 def _load_new(path: str, data: Dataset, id_column: str | None) -> tuple[pd.DataFrame, pd.Series]:
     """Read the table to predict and align it with the training columns and dtypes."""
-    new = _read_csv(path, "--test")
+    new = read_csv(path, "--test")
     ids = new[id_column] if id_column in new.columns else pd.Series(np.arange(1, len(new) + 1))
     missing = [c for c in data.X.columns if c not in new.columns]
     if missing:
@@ -625,7 +609,7 @@ def tune(
         n_jobs=args.n_jobs,
         n_points=2,  # proposals depend on n_points, not n_jobs: same trials on any machine
         random_state=args.seed,
-        storage=str(out / "searches" / f"{_slug(cand.name)}.jsonl"),
+        storage=str(out / "searches" / f"{slug(cand.name)}.jsonl"),
     )
     search.fit(data.X, data.y)
     return search
@@ -714,43 +698,13 @@ def format_leaderboard(board: pd.DataFrame) -> str:
 
 
 # =================================================================================================
-# 7. Outputs: files are written whole (temporary file, then rename), so an interrupted or failed
-#    run never leaves a half-written file behind
+# 7. Outputs: files are written whole (_common.write_atomic), so an interrupted or failed run
+#    never leaves a half-written file behind
 # =================================================================================================
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
-
-
-def write_atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left behind if writing failed
-    return path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_figure(fig, path: Path) -> Path:
-    path = write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    _pyplot().close(fig)
-    return path
-
-
 def plot_leaderboard(board: pd.DataFrame, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     board = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(board) + 1.8))
     palette = {"ensemblekit": "#1f77b4", "baseline": "#a0a0a0", "control": "#e8a33d"}
@@ -766,11 +720,11 @@ def plot_leaderboard(board: pd.DataFrame, path: Path) -> Path:
     )
     ax.set_title("House prices leaderboard")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_predicted_vs_actual(result: Result, y: pd.Series, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.scatter(y, result.oof, s=6, alpha=0.4)
     lims = [min(y.min(), np.nanmin(result.oof)), max(y.max(), np.nanmax(result.oof))]
@@ -787,12 +741,12 @@ def plot_predicted_vs_actual(result: Result, y: pd.Series, path: Path) -> Path:
     ax.set_title(f"{result.name}\nout-of-fold predictions, CV RMSLE {result.scores.mean():.4f}")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
     """Objective per iteration of the tuned gradient-descent model refitted on all rows."""
-    plt = _pyplot()
+    plt = pyplot()
     best = search.best_estimator_
     pipe = best.regressor_ if isinstance(best, TransformedTargetRegressor) else best
     curve = np.asarray(pipe.named_steps["model"].loss_curve_)
@@ -803,11 +757,11 @@ def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
     ax.set_ylabel("training objective (loss_curve_)")
     ax.set_title(f"{name} learning curve ({len(curve)} iterations, tuned parameters)")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     n = len(searches)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
     for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
@@ -816,7 +770,7 @@ def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Pat
         ax.set_ylabel("- RMSLE (higher is better)")
     fig.suptitle("BayesSearchCV: score of each trial and best so far")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 # =================================================================================================
@@ -824,13 +778,9 @@ def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Pat
 # =================================================================================================
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit status 2, like every other user error
-        raise UserError(f"{message} (see --help)")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = _Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = ArgParser(description=__doc__.split("\n\n")[0],
+                  formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small searches and ensembles (< 2 min)")
     p.add_argument("--csv", help="training table (default: the Ames data, offline)")
     p.add_argument(
@@ -856,38 +806,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def make_out_dir(args: argparse.Namespace) -> Path:
-    if args.out:
-        out = Path(args.out)
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"house_prices-{stamp}"
-        k = 1
-        while out.exists():
-            out, k = Path("runs") / f"house_prices-{stamp}-{k}", k + 1
-    try:
-        (out / "searches").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output folder {out}: {exc.strerror}") from exc
-    return out
-
-
-class Clock:
-    """Plain progress lines with the elapsed time, readable in a terminal and in a CI log."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        elapsed = time.perf_counter() - self.start
-        print(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     clock = Clock()
     budget = QUICK if args.quick else FULL
     data = load_data(args)  # all input checks happen here, before anything is written
-    out = make_out_dir(args)
+    out = make_out_dir(args.out, "house_prices")
     clock(f"data: {data.name}, {data.X.shape[0]} rows x {data.X.shape[1]} columns; output: {out}")
     info = {
         "data": data.name, "rows": int(data.X.shape[0]), "columns": int(data.X.shape[1]),
@@ -924,9 +847,10 @@ def run(args: argparse.Namespace) -> int:
         tune_times[cand.name] = time.perf_counter() - start
         params = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
         best_params[cand.name] = params
-        members.append((_slug(cand.name), clone(cand.member).set_params(**params)))
+        members.append((slug(cand.name), clone(cand.member).set_params(**params)))
         searches[cand.name] = search
-        clock(f"tuned {cand.name}: best trial RMSLE {-search.best_score_:.4f}  {_short(params)}")
+        clock(f"tuned {cand.name}: best trial RMSLE {-search.best_score_:.4f}  "
+              f"{short_params(params)}")
     write_json(out / "best_params.json", best_params)
 
     # --- cross-validate everything on the same folds ----------------------------------------
@@ -1001,21 +925,6 @@ def predict_new_houses(model_path: Path, data: Dataset, out: Path, clock: Clock)
     sample = data.X.head(5)
     shown = pd.DataFrame({"actual": data.y.head(5), "predicted": model.predict(sample).round(0)})
     clock("the saved model on five known houses (in-sample):\n" + shown.to_string())
-
-
-def _short(params: dict) -> str:
-    return ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in ((k.removeprefix("model__"), v) for k, v in params.items())
-    )
-
-
-def write_json(path: Path, obj: dict) -> Path:
-    def default(o):
-        return o.item() if isinstance(o, np.generic) else str(o)
-
-    text = json.dumps(obj, indent=2, default=default)
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ SCRIPT = EXAMPLES / "house_prices.py"
 
 def _load_module():
     """Import the example as the module ``house_prices`` (as the script itself does)."""
+    if str(EXAMPLES) not in sys.path:  # the script imports examples/_common.py
+        sys.path.insert(0, str(EXAMPLES))
     if "house_prices" in sys.modules:
         return sys.modules["house_prices"]
     spec = importlib.util.spec_from_file_location("house_prices", SCRIPT)

@@ -1,0 +1,138 @@
+"""What the main-job examples share: user errors, CSV reading, atomic outputs, progress lines.
+
+Not an example itself: ``house_prices.py`` and ``credit_risk.py`` import it (run them from any
+folder; Python puts ``examples/`` on the path of the script it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# =================================================================================================
+# User errors: one clear line, exit status 2, no traceback
+# =================================================================================================
+
+
+class UserError(Exception):
+    """A problem with the user's input (files, columns, values), reported without a traceback."""
+
+
+def warn(message: str) -> None:
+    """Print a one-line warning to stderr (kept apart from the progress display on stdout)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse whose errors are user errors: one line, exit status 2."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see --help)")
+
+
+def read_csv(path: str, what: str) -> pd.DataFrame:
+    """Read a CSV file the user named, turning every way it can fail into a UserError."""
+    if not os.path.isfile(path):
+        raise UserError(f"{what} file not found: {path}")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot read {what} file {path}: {first_line}") from exc
+    if df.shape[0] == 0:
+        raise UserError(f"{what} file {path} has no rows")
+    return df
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """Values as text categories, missing values as NaN (not ``pd.NA``, which imputers reject)."""
+    text = values.astype(object).where(values.notna(), np.nan)
+    return text.map(str, na_action="ignore").astype("category")
+
+
+# =================================================================================================
+# Outputs: files are written whole (temporary file, then rename), so an interrupted or failed run
+# never leaves a half-written file behind
+# =================================================================================================
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
+
+
+def write_atomic(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file to ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left behind if writing failed
+    return path
+
+
+def write_json(path: Path, obj: dict) -> Path:
+    def default(o):
+        return o.item() if isinstance(o, np.generic) else str(o)
+
+    text = json.dumps(obj, indent=2, default=default)
+    return write_atomic(path, lambda tmp: tmp.write_text(text))
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    path = write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    pyplot().close(fig)
+    return path
+
+
+def make_out_dir(out: str | None, name: str) -> Path:
+    """``out``, or a fresh ``runs/<name>-<timestamp>`` folder, with a ``searches/`` subfolder."""
+    if out:
+        path = Path(out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path("runs") / f"{name}-{stamp}"
+        k = 1
+        while path.exists():
+            path, k = Path("runs") / f"{name}-{stamp}-{k}", k + 1
+    try:
+        (path / "searches").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder {path}: {exc.strerror}") from exc
+    return path
+
+
+class Clock:
+    """Plain progress lines with the elapsed time, readable in a terminal and in a CI log."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        print(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", flush=True)
+
+
+def short_params(params: dict) -> str:
+    """``a=0.123, b=4``: tuned parameters on one line, pipeline prefixes dropped."""
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in ((k.split("__")[-1], v) for k, v in params.items())
+    )
