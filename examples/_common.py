@@ -59,6 +59,82 @@ def as_category(values: pd.Series) -> pd.Series:
 
 
 # =================================================================================================
+# The user's tables
+# =================================================================================================
+
+ID_COLUMNS = ("Id", "ID", "id")  # a row identifier: not a feature, kept for the predictions file
+
+
+def to_model_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Text columns become ``category`` (as the loaders of ``ensemblekit.datasets`` return
+    them) so that pipelines select columns by dtype and boosters use them natively."""
+    df = df.copy()
+    for col in df.columns:
+        if pd.api.types.is_bool_dtype(df[col]):
+            df[col] = df[col].astype(float)
+        elif not pd.api.types.is_numeric_dtype(df[col]) or isinstance(
+            df[col].dtype, pd.CategoricalDtype
+        ):
+            df[col] = as_category(df[col])
+    return df
+
+
+def feature_table(raw: pd.DataFrame, path: str) -> tuple[pd.DataFrame, str | None]:
+    """The features of a training table (target already removed): ``(X, id_column)``.
+
+    The row identifier (``Id``) and columns without any value are dropped, each with a line on
+    stderr; too few rows or no feature left is a user error.
+    """
+    id_column = next((c for c in ID_COLUMNS if c in raw.columns), None)
+    if id_column is not None:
+        raw = raw.drop(columns=id_column)
+    empty = [c for c in raw.columns if raw[c].isna().all()]
+    if empty:
+        warn(f"dropping column(s) with no values at all (all NaN): {', '.join(map(repr, empty))}")
+        raw = raw.drop(columns=empty)
+    if raw.shape[1] == 0:
+        raise UserError(f"{path} has no feature columns besides the target")
+    if len(raw) < 20:
+        raise UserError(f"{path} has only {len(raw)} usable rows; need at least 20")
+    return to_model_dtypes(raw.reset_index(drop=True)), id_column
+
+
+def load_new_table(path: str, X: pd.DataFrame, id_column: str | None):
+    """Read the table to predict and align it with the training columns and dtypes.
+
+    Returns ``(X_new, ids)``. A missing column, or text in a numeric column, is a user error;
+    categories never seen in training are reported and left to the models (as unknown).
+    """
+    new = read_csv(path, "--test")
+    ids = new[id_column] if id_column in new.columns else pd.Series(np.arange(1, len(new) + 1))
+    missing = [c for c in X.columns if c not in new.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
+        raise UserError(f"--test table {path} lacks {len(missing)} training column(s): {shown}")
+    new = new[list(X.columns)].copy()
+    for col in X.columns:
+        if isinstance(X[col].dtype, pd.CategoricalDtype):
+            new[col] = as_category(new[col])
+            unseen = sorted(set(new[col].dropna()) - set(X[col].dropna()))
+            if unseen:
+                shown = ", ".join(map(repr, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
+                warn(
+                    f"--test column {col!r} has {len(unseen)} value(s) never seen in training "
+                    f"({shown}); they are encoded as an unknown category"
+                )
+        else:
+            converted = pd.to_numeric(new[col], errors="coerce")
+            bad = new[col][converted.isna() & new[col].notna()]
+            if len(bad):
+                raise UserError(
+                    f"--test column {col!r} is numeric in training but has text values "
+                    f"such as {bad.iloc[0]!r}"
+                )
+            new[col] = converted.astype(float)
+    return new.reset_index(drop=True), ids.reset_index(drop=True)
+
+
+# =================================================================================================
 # Outputs: files are written whole (temporary file, then rename), so an interrupted or failed run
 # never leaves a half-written file behind
 # =================================================================================================

@@ -46,6 +46,8 @@ from _common import (  # examples/_common.py: what the main-job examples share
     Clock,
     UserError,
     as_category,
+    feature_table,
+    load_new_table,
     make_out_dir,
     pyplot,
     read_csv,
@@ -87,9 +89,6 @@ from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_h
 # 2. Data: the Ames table by default, or the user's CSV (Kaggle "House Prices" layout works as is)
 # =================================================================================================
 
-ID_COLUMNS = ("Id", "ID", "id")  # Kaggle's row identifier: not a feature, kept for submissions
-
-
 @dataclass
 class Dataset:
     """A validated training table, and optionally a table to predict."""
@@ -101,19 +100,6 @@ class Dataset:
     X_new: pd.DataFrame | None = None
     new_ids: pd.Series | None = None
     id_column: str = "Id"
-
-
-def _to_model_dtypes(df: pd.DataFrame) -> pd.DataFrame:
-    """Text columns become ``category`` (as in ``load_ames``) so that pipelines select by dtype."""
-    df = df.copy()
-    for col in df.columns:
-        if pd.api.types.is_bool_dtype(df[col]):
-            df[col] = df[col].astype(float)
-        elif not pd.api.types.is_numeric_dtype(df[col]) or isinstance(
-            df[col].dtype, pd.CategoricalDtype
-        ):
-            df[col] = as_category(df[col])
-    return df
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
@@ -150,18 +136,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
             f"{bad.index[0] + 2} of the file); the log target needs prices > 0 "
             "(fix the rows, or pass --no-log-target)"
         )
-    id_column = next((c for c in ID_COLUMNS if c in raw.columns), None)
-    if id_column is not None:
-        raw = raw.drop(columns=id_column)
-    empty = [c for c in raw.columns if raw[c].isna().all()]
-    if empty:
-        warn(f"dropping column(s) with no values at all (all NaN): {', '.join(map(repr, empty))}")
-        raw = raw.drop(columns=empty)
-    if raw.shape[1] == 0:
-        raise UserError(f"{args.csv} has no feature columns besides the target")
-    if len(raw) < 20:
-        raise UserError(f"{args.csv} has only {len(raw)} usable rows; need at least 20")
-    X = _to_model_dtypes(raw.reset_index(drop=True))
+    X, id_column = feature_table(raw, args.csv)
     data = Dataset(
         X=X,
         y=y.astype(float).reset_index(drop=True).rename(target),
@@ -170,39 +145,8 @@ def load_data(args: argparse.Namespace) -> Dataset:
         id_column=id_column or "Id",
     )
     if args.test is not None:
-        data.X_new, data.new_ids = _load_new(args.test, data, id_column)
+        data.X_new, data.new_ids = load_new_table(args.test, data.X, id_column)
     return data
-
-
-def _load_new(path: str, data: Dataset, id_column: str | None) -> tuple[pd.DataFrame, pd.Series]:
-    """Read the table to predict and align it with the training columns and dtypes."""
-    new = read_csv(path, "--test")
-    ids = new[id_column] if id_column in new.columns else pd.Series(np.arange(1, len(new) + 1))
-    missing = [c for c in data.X.columns if c not in new.columns]
-    if missing:
-        shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
-        raise UserError(f"--test table {path} lacks {len(missing)} training column(s): {shown}")
-    new = new[list(data.X.columns)].copy()
-    for col in data.X.columns:
-        if isinstance(data.X[col].dtype, pd.CategoricalDtype):
-            new[col] = as_category(new[col])
-            unseen = sorted(set(new[col].dropna()) - set(data.X[col].dropna()))
-            if unseen:
-                shown = ", ".join(map(repr, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
-                warn(
-                    f"--test column {col!r} has {len(unseen)} value(s) never seen in training "
-                    f"({shown}); they are encoded as an unknown category"
-                )
-        else:
-            converted = pd.to_numeric(new[col], errors="coerce")
-            bad = new[col][converted.isna() & new[col].notna()]
-            if len(bad):
-                raise UserError(
-                    f"--test column {col!r} is numeric in training but has text values "
-                    f"such as {bad.iloc[0]!r}"
-                )
-            new[col] = converted.astype(float)
-    return new.reset_index(drop=True), ids.reset_index(drop=True)
 
 
 # =================================================================================================

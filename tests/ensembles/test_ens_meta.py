@@ -106,7 +106,8 @@ def test_pool_gradient_is_exact(K):
 
     Z, y = _member_logits(200, K)
     sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
-    theta = np.random.default_rng(2).uniform(0.1, 1.0, 3 + K - 1)
+    n_w = 3 if K == 2 else 3 * K  # a weight per member (two classes), per member and class
+    theta = np.random.default_rng(2).uniform(0.1, 1.0, n_w + K - 1)
     err = check_grad(lambda t: _pool_loss(t, Z, y, sw, K, 0.3)[0],
                      lambda t: _pool_loss(t, Z, y, sw, K, 0.3)[1], theta)
     assert err < 1e-6
@@ -137,14 +138,15 @@ def test_pool_optimum_satisfies_kkt_with_a_contrarian_member(K):
     width = 1 if K == 2 else K
     Z = np.hstack([Z, -Z[:, :width]])  # a contrarian: the best member, negated
     meta = _NonNegativeLogisticCV(alphas=[1e-3]).fit(Z, y)
-    assert meta.coef_[-1] == 0.0 and np.all(meta.coef_ >= 0)
-    theta = np.concatenate([meta.coef_, meta.intercept_[1:]])
+    w = meta.coef_.ravel()
+    assert np.all(w >= 0) and np.all(meta.coef_[-1] == 0.0)  # the contrarian gets nothing
+    theta = np.concatenate([w, meta.intercept_[1:]])
     _, grad = _pool_loss(theta, Z, y, np.ones(len(y)), K, 1e-3)
-    active = meta.coef_ > 0
+    active = w > 0
     # Stationary in the free directions, pushing against the bound where a weight is 0.
-    np.testing.assert_allclose(grad[:len(meta.coef_)][active], 0.0, atol=1e-5)
-    assert np.all(grad[:len(meta.coef_)][~active] >= -1e-6)
-    np.testing.assert_allclose(grad[len(meta.coef_):], 0.0, atol=1e-5)
+    np.testing.assert_allclose(grad[:w.size][active], 0.0, atol=1e-5)
+    assert np.all(grad[:w.size][~active] >= -1e-6)
+    np.testing.assert_allclose(grad[w.size:], 0.0, atol=1e-5)
 
 
 def test_pool_alpha_is_the_cross_validated_argmin():
@@ -159,7 +161,8 @@ def test_pool_alpha_is_the_cross_validated_argmin():
     # Recompute the held-out loss of one alpha by hand.
     held = 0.0
     for tr, te in StratifiedKFold(3).split(Z, y):
-        theta = _pool_fit(Z[tr], y[tr], np.ones(len(tr)), 3, 10.0, np.zeros(3 + 2), tight=False)
+        theta = _pool_fit(Z[tr], y[tr], np.ones(len(tr)), 3, 10.0, np.zeros(9 + 2),
+                          tight=False)
         held += _pool_loss(theta, Z[te], y[te], np.ones(len(te)), 3, 0.0)[0] * len(te)
     assert meta.cv_log_loss_[2] == pytest.approx(held / len(y), rel=1e-4)
 
