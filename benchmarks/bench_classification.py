@@ -36,10 +36,9 @@ import argparse
 import itertools
 import json
 import os
-import time
 
 import numpy as np
-from bench_ensembles import _CPUClock, _paired
+from bench_ensembles import _CPUClock, _paired, common_options, timed_fit_predict
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.ensemble import StackingClassifier
 from sklearn.impute import SimpleImputer
@@ -123,13 +122,9 @@ def run(quick: bool, seed: int, n_jobs: int, repeats: int, only=None) -> dict:
             models = make_models(quick, seed, n_jobs)
             for name in order.permutation(names):
                 model = models[name]
-                c0, t0 = clock.read(), time.perf_counter()
-                model.fit(X.iloc[tr], y.iloc[tr])
-                t1 = time.perf_counter()
-                proba = model.predict_proba(X.iloc[te])
-                t2 = time.perf_counter()
-                dc = clock.delta(c0, clock.read())
-                best[name] = [min(best[name][0], t1 - t0), min(best[name][1], t2 - t1),
+                proba, t_fit, t_pred, dc = timed_fit_predict(clock, model, X, y, tr, te,
+                                                             "predict_proba")
+                best[name] = [min(best[name][0], t_fit), min(best[name][1], t_pred),
                               min(best[name][2], dc)]
                 p_bad = proba[:, list(model.classes_).index("bad")]
                 ll = log_loss(y.iloc[te], proba, labels=model.classes_)
@@ -138,7 +133,7 @@ def run(quick: bool, seed: int, n_jobs: int, repeats: int, only=None) -> dict:
                     scores[name]["roc_auc"].append(roc_auc_score(bad[te], p_bad))
                     scores[name]["brier"].append(brier_score_loss(bad[te], p_bad))
                 print(f"  seed {seed} outer fold {f}, repeat {r}: {name:28s} log loss={ll:.4f} "
-                      f"fit={t1 - t0:5.1f}s predict={t2 - t1:5.2f}s cpu={dc:6.1f}s", flush=True)
+                      f"fit={t_fit:5.1f}s predict={t_pred:5.2f}s cpu={dc:6.1f}s", flush=True)
         for name in names:
             fit_wall[name] += best[name][0]
             pred_wall[name] += best[name][1]
@@ -245,17 +240,11 @@ def brute_force_check(seed: int, quick: bool, ensemble_size: int = 25) -> list[s
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=1,
-                   help="run seeds --seed, --seed + 1, ...; the table pools every (seed, outer "
-                        "fold) pair")
-    p.add_argument("--n-jobs", type=int, default=2)
+    common_options(p)
     p.add_argument("--repeats", type=int, default=1,
                    help="timed repeats of every fit per outer fold, the fastest counted")
     p.add_argument("--only", default=None, help="comma-separated model names to run")
     p.add_argument("--skip-brute-force", action="store_true")
-    p.add_argument("--json", default=None, help="also write the raw numbers here")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     res = None

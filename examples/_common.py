@@ -38,6 +38,39 @@ class ArgParser(argparse.ArgumentParser):
         raise UserError(f"{message} (see --help)")
 
 
+def run_options(p: ArgParser, name: str) -> None:
+    """The options every main-job example takes, after its own data options."""
+    p.add_argument("--out", help=f"output folder (default: runs/{name}-<timestamp>)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="outer CV folds (default: 5, 3 if --quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default: 0)")
+    p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default: %(default)s)")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="boosters' device (default: %(default)s)")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
+
+
+def checked_run_options(args: argparse.Namespace) -> argparse.Namespace:
+    """``--folds`` defaults to 5 (3 with ``--quick``) and must be at least 2."""
+    if args.folds is None:
+        args.folds = 3 if args.quick else 5
+    if args.folds < 2:
+        raise UserError(f"--folds must be at least 2, got {args.folds}")
+    return args
+
+
+def main_entry(parse_args, run, argv=None) -> int:
+    """Run an example: user errors become one ``error: ...`` line and exit status 2."""
+    try:
+        return run(parse_args(argv))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the files already in the output folder are complete", file=sys.stderr)
+        return 130
+
+
 def read_csv(path: str, what: str) -> pd.DataFrame:
     """Read a CSV file the user named, turning every way it can fail into a UserError."""
     if not os.path.isfile(path):
@@ -176,6 +209,21 @@ def save_figure(fig, path: Path) -> Path:
     path = write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     pyplot().close(fig)
     return path
+
+
+def plot_search_histories(searches: dict, score_label: str, path: Path) -> Path:
+    """Each ``BayesSearchCV``'s trial scores and best so far, side by side."""
+    from ensemblekit.tuning import plot_optimization_history
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(searches), figsize=(4.2 * len(searches), 3.6), squeeze=False)
+    for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
+        plot_optimization_history(search, ax=ax)
+        ax.set_title(name)
+        ax.set_ylabel(score_label)
+    fig.suptitle("BayesSearchCV: score of each trial and best so far")
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 def make_out_dir(out: str | None, name: str) -> Path:

@@ -50,11 +50,15 @@ from _common import (  # examples/_common.py: what the main-job examples share
     ArgParser,
     Clock,
     UserError,
+    checked_run_options,
     feature_table,
     load_new_table,
+    main_entry,
     make_out_dir,
+    plot_search_histories,
     pyplot,
     read_csv,
+    run_options,
     save_figure,
     short_params,
     slug,
@@ -81,7 +85,7 @@ from ensemblekit.ensembles import (
     StackingCVClassifier,
     WeightedEnsembleClassifier,
 )
-from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_history
+from ensemblekit.tuning import BayesSearchCV, Integer, Real
 
 # =================================================================================================
 # 1. Data: credit_data by default, the HPC jobs (4 classes), or the user's CSV
@@ -504,18 +508,6 @@ def plot_reliability(shown: list[Result], codes, classes, positive, path: Path) 
     return save_figure(fig, path)
 
 
-def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Path:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(searches), figsize=(4.2 * len(searches), 3.6), squeeze=False)
-    for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
-        plot_optimization_history(search, ax=ax)
-        ax.set_title(name)
-        ax.set_ylabel("- log loss (higher is better)")
-    fig.suptitle("BayesSearchCV: score of each trial and best so far")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
 # =================================================================================================
 # 6. The run
 # =================================================================================================
@@ -533,20 +525,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--positive", help="class the ROC curve and Brier score are about (two "
                                       "classes; default: the rarer class)")
     p.add_argument("--test", help="table to predict; writes predictions.csv")
-    p.add_argument("--out", help="output folder (default: runs/credit_risk-<timestamp>)")
-    p.add_argument("--folds", type=int, default=None,
-                   help="outer stratified CV folds (default: 5, 3 if --quick)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default: 0)")
-    p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default: %(default)s)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                   help="boosters' device (default: %(default)s)")
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
-    args = p.parse_args(argv)
-    if args.folds is None:
-        args.folds = 3 if args.quick else 5
-    if args.folds < 2:
-        raise UserError(f"--folds must be at least 2, got {args.folds}")
-    return args
+    run_options(p, "credit_risk")
+    return checked_run_options(p.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -645,7 +625,8 @@ def run(args: argparse.Namespace) -> int:
                         out / "roc_curves.png")
         plot_reliability([best, best_base, results[0]], codes, data.classes, positive,
                          out / "reliability.png")
-        plot_search_histories(searches, out / "search_history.png")
+        plot_search_histories(searches, "- log loss (higher is better)",
+                              out / "search_history.png")
         clock("plots written")
 
     # --- the final model: the best ensemble refitted on every row, on the labels themselves -
@@ -689,14 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     # convergence warnings would drown the progress lines.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     warnings.filterwarnings("ignore", message=".*X does not have valid feature names.*")
-    try:
-        return run(parse_args(argv))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the files already in the output folder are complete", file=sys.stderr)
-        return 130
+    return main_entry(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -46,11 +46,15 @@ from _common import (  # examples/_common.py: what the main-job examples share
     Clock,
     UserError,
     as_category,
+    checked_run_options,
     feature_table,
     load_new_table,
+    main_entry,
     make_out_dir,
+    plot_search_histories,
     pyplot,
     read_csv,
+    run_options,
     save_figure,
     short_params,
     slug,
@@ -79,7 +83,7 @@ from xgboost import XGBRegressor
 
 from ensemblekit.ensembles import BoostingRegressor, StackingCVRegressor, WeightedEnsembleRegressor
 from ensemblekit.estimators import GDElasticNet, GDHuberRegressor
-from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_history
+from ensemblekit.tuning import BayesSearchCV, Integer, Real
 
 # =================================================================================================
 # 1. User errors (UserError, warn in _common.py): one clear line, exit status 2, no traceback
@@ -704,19 +708,6 @@ def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Path:
-    plt = pyplot()
-    n = len(searches)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
-    for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
-        plot_optimization_history(search, ax=ax)
-        ax.set_title(name)
-        ax.set_ylabel("- RMSLE (higher is better)")
-    fig.suptitle("BayesSearchCV: score of each trial and best so far")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
 # =================================================================================================
 # 8. The run
 # =================================================================================================
@@ -731,23 +722,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--target", default="SalePrice", help="target column of --csv\n(default: %(default)s)"
     )
     p.add_argument("--test", help="table to predict; writes submission.csv (Id,<target>)")
-    p.add_argument("--out", help="output folder (default: runs/house_prices-<timestamp>)")
-    p.add_argument(
-        "--folds", type=int, default=None, help="outer CV folds (default: 5, 3 if --quick)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default: 0)")
-    p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default: %(default)s)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                   help="boosters' device (default: %(default)s)")  # fmt: skip
     p.add_argument("--no-log-target", dest="log_target", action="store_false",
                    help="model the price itself instead of its logarithm")  # fmt: skip
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
-    args = p.parse_args(argv)
-    if args.folds is None:
-        args.folds = 3 if args.quick else 5
-    if args.folds < 2:
-        raise UserError(f"--folds must be at least 2, got {args.folds}")
-    return args
+    run_options(p, "house_prices")
+    return checked_run_options(p.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -835,7 +813,8 @@ def run(args: argparse.Namespace) -> int:
         plot_leaderboard(board, out / "leaderboard.png")
         plot_predicted_vs_actual(best_ours, data.y, out / "predicted_vs_actual.png")
         plot_learning_curve(searches["GDElasticNet"], "GDElasticNet", out / "learning_curve.png")
-        plot_search_histories(searches, out / "search_history.png")
+        plot_search_histories(searches, "- RMSLE (higher is better)",
+                              out / "search_history.png")
         clock("plots written")
 
     # --- the final model: the best ensemble refitted on every row ------------------------------
@@ -874,15 +853,7 @@ def predict_new_houses(model_path: Path, data: Dataset, out: Path, clock: Clock)
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one ``error: ...`` line and exit status 2."""
     warnings.filterwarnings("ignore", message=".*X does not have valid feature names.*")
-    try:
-        args = parse_args(argv)
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the files already in the output folder are complete", file=sys.stderr)
-        return 130
+    return main_entry(parse_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.deprecation import deprecated
 
-from ._stacking import StackingCVClassifier, _BaseStacking, _ClassifierStackingMixin
+from ._stacking import (
+    StackingCVClassifier,
+    _BaseStacking,
+    _ClassifierStackingMixin,
+    _RegressorStackingMixin,
+)
 
 _HOLDOUT = "the training part of the holdout split"
 
@@ -61,6 +66,24 @@ class _BaseBlending(_BaseStacking):
         self.holdout_indices_ = hold
         return [(train, hold)], [_HOLDOUT]
 
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the members on the training part and the meta-learner on the holdout.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Numbers (regressors) or class labels of any type, at least two (classifiers).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Routed to the members and the meta-learner.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, None)
+
     @deprecated("holdout_predictions_ is deprecated since 0.2 and will be removed in 0.3; use "
                 "oof_predictions_[holdout_indices_]")
     @property
@@ -68,7 +91,7 @@ class _BaseBlending(_BaseStacking):
         return self.oof_predictions_[self.holdout_indices_]
 
 
-class BlendingRegressor(RegressorMixin, _BaseBlending):
+class BlendingRegressor(_RegressorStackingMixin, RegressorMixin, _BaseBlending):
     """Blend regressors with a meta-learner fitted on a single holdout.
 
     Stacking with one split: the rows are split once (shuffled) into a training part and a
@@ -153,36 +176,6 @@ class BlendingRegressor(RegressorMixin, _BaseBlending):
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the members on the training part and the meta-learner on the holdout.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Routed to the members and the meta-learner.
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight, None)
-
-    def predict(self, X):
-        """Predict with the meta-learner on the members' predictions.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        Z = self._final_input(X)
-        return self.final_estimator_.predict(Z)
 
 
 class BlendingClassifier(_ClassifierStackingMixin, ClassifierMixin, _BaseBlending):
@@ -276,20 +269,3 @@ class BlendingClassifier(_ClassifierStackingMixin, ClassifierMixin, _BaseBlendin
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the members on the training part and the meta-learner on the holdout.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels of any type.
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight, None)

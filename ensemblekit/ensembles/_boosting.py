@@ -363,6 +363,47 @@ class _BaseBoosting(BaseEstimator):
         "params": [None, dict],
     }
 
+    def __init__(
+        self,
+        backend="xgboost",
+        *,
+        device="auto",
+        n_estimators=100,
+        learning_rate=0.1,
+        max_depth=None,
+        num_leaves=None,
+        subsample=1.0,
+        colsample_bytree=1.0,
+        reg_alpha=0.0,
+        reg_lambda=None,
+        min_child_weight=None,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        warm_start=False,
+        n_jobs=None,
+        random_state=None,
+        params=None,
+    ):
+        self.backend = backend
+        self.device = device
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.num_leaves = num_leaves
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.min_child_weight = min_child_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.params = params
+
     @property
     def _backend(self):
         return BACKENDS[self.backend]
@@ -664,47 +705,6 @@ class BoostingRegressor(RegressorMixin, _BaseBoosting):
     """.format(_INPUT_DOC, _SHARED_PARAMS_DOC % ("", "RMSE"),
                _SHARED_ATTRS_DOC % ("xgboost.XGBRegressor or lightgbm.LGBMRegressor", "rmse"))
 
-    def __init__(
-        self,
-        backend="xgboost",
-        *,
-        device="auto",
-        n_estimators=100,
-        learning_rate=0.1,
-        max_depth=None,
-        num_leaves=None,
-        subsample=1.0,
-        colsample_bytree=1.0,
-        reg_alpha=0.0,
-        reg_lambda=None,
-        min_child_weight=None,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        warm_start=False,
-        n_jobs=None,
-        random_state=None,
-        params=None,
-    ):
-        self.backend = backend
-        self.device = device
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.num_leaves = num_leaves
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_alpha = reg_alpha
-        self.reg_lambda = reg_lambda
-        self.min_child_weight = min_child_weight
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.params = params
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the booster, holding out ``validation_fraction`` of the rows for early stopping.
@@ -815,24 +815,14 @@ class BoostingClassifier(ClassifierMixin, _BaseBoosting):
         params=None,
         class_weight=None,
     ):
-        self.backend = backend
-        self.device = device
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.num_leaves = num_leaves
-        self.subsample = subsample
-        self.colsample_bytree = colsample_bytree
-        self.reg_alpha = reg_alpha
-        self.reg_lambda = reg_lambda
-        self.min_child_weight = min_child_weight
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.params = params
+        super().__init__(
+            backend, device=device, n_estimators=n_estimators, learning_rate=learning_rate,
+            max_depth=max_depth, num_leaves=num_leaves, subsample=subsample,
+            colsample_bytree=colsample_bytree, reg_alpha=reg_alpha, reg_lambda=reg_lambda,
+            min_child_weight=min_child_weight, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start, n_jobs=n_jobs, random_state=random_state, params=params,
+        )
         self.class_weight = class_weight
 
     def _task_name(self) -> str:

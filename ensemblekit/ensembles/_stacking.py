@@ -98,6 +98,27 @@ class _BaseStacking(BaseOOFEnsemble):
                                 "the out-of-fold predictions")
         return self
 
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None, *, groups=None):
+        """Cross-fit the members, train the meta-learner on their out-of-fold columns.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Numbers (regressors) or class labels of any type, at least two (classifiers).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Routed to every member fit (Pipelines: to their last step) and to the
+            meta-learner.
+        groups : array-like of shape (n_samples,), default=None
+            Passed to the splitter's ``split`` (e.g. ``GroupKFold``).
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight, groups)
+
     def predict_members(self, X):
         """The members' columns for ``X``: predictions, or class probabilities (scores).
 
@@ -129,7 +150,25 @@ class _BaseStacking(BaseOOFEnsemble):
         return tags
 
 
-class StackingCVRegressor(RegressorMixin, _BaseStacking):
+class _RegressorStackingMixin:
+    """``predict`` of a regression stack or blend."""
+
+    def predict(self, X):
+        """Predict with the meta-learner on the members' predictions.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        Z = self._final_input(X)
+        return self.final_estimator_.predict(Z)
+
+
+class StackingCVRegressor(_RegressorStackingMixin, RegressorMixin, _BaseStacking):
     """Stack regressors with a meta-learner fitted on out-of-fold predictions.
 
     Each member is fitted once per fold of one shared, shuffled split; every training row is then
@@ -239,41 +278,6 @@ class StackingCVRegressor(RegressorMixin, _BaseStacking):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
-        """Cross-fit the members, train the meta-learner on their OOF predictions.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,), default=None
-            Routed to every member fit (Pipelines: to their last step) and to the
-            meta-learner.
-        groups : array-like of shape (n_samples,), default=None
-            Passed to the splitter's ``split`` (e.g. ``GroupKFold``).
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight, groups)
-
-    def predict(self, X):
-        """Predict with the meta-learner on the refitted (or fold-averaged) members.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        Z = self._final_input(X)
-        return self.final_estimator_.predict(Z)
-
 
 def _final_has(method):
     def check(self):
@@ -452,27 +456,6 @@ class StackingCVClassifier(_ClassifierStackingMixin, ClassifierMixin, _BaseStack
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
-
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
-        """Cross-fit the members, train the meta-learner on their OOF probabilities.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Class labels of any type (at least two classes).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Routed to every member fit and to the meta-learner.
-        groups : array-like of shape (n_samples,), default=None
-            Passed to the splitter's ``split`` (e.g. ``StratifiedGroupKFold``).
-
-        Returns
-        -------
-        self : object
-        """
-        return self._fit(X, y, sample_weight, groups)
-
 
 def make_stacking_layers(layers, final_estimator=None, **kwargs):
     """Build a multi-layer stack from a list of layers by nesting stacks.

@@ -1,41 +1,23 @@
 """On the credit data (modeldata/credit_data), the stack beats each of its members."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from sklearn.compose import make_column_selector, make_column_transformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ensemblekit.datasets import load_credit_data
-from ensemblekit.ensembles import (
-    BoostingClassifier,
-    StackingCVClassifier,
-    WeightedEnsembleClassifier,
-)
+from ensemblekit.ensembles import StackingCVClassifier, WeightedEnsembleClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+make_members = pytest.importorskip("bench_classification").make_members
 
 
 def _members():
-    linear = make_pipeline(
-        make_column_transformer(
-            (make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-             make_column_selector(dtype_include="number")),
-            (make_pipeline(SimpleImputer(strategy="most_frequent"),
-                           OneHotEncoder(handle_unknown="ignore")),
-             make_column_selector(dtype_include="category")),
-        ),
-        LogisticRegression(max_iter=1000),
-    )
-    common = dict(device="cpu", n_estimators=2000, learning_rate=0.05, n_iter_no_change=30,
-                  subsample=0.8, colsample_bytree=0.8, n_jobs=1, random_state=0)
-    return [
-        ("logreg", linear),
-        ("xgboost", BoostingClassifier("xgboost", max_depth=3, **common)),
-        ("lightgbm", BoostingClassifier("lightgbm", num_leaves=8, **common)),
-    ]
+    # The benchmark's members (bench_classification.py): the same models the timing is about.
+    return make_members(quick=False, seed=0)
 
 
 @pytest.mark.slow
