@@ -23,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils._tags import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
@@ -556,8 +555,10 @@ def prepare_fit(estimator, X, y, sample_weight):
 class BaseOOFEnsemble(_BaseHeterogeneousEnsemble):
     """Members cross-fitted on shared folds; subclasses decide how to combine the OOF columns.
 
-    Subclasses set ``_member_methods`` (the methods tried, in order, for a classifier's
-    columns) and may override ``_splits`` (blending: one holdout split).
+    ``_member_methods`` are the methods tried, in order, for a classifier member's columns
+    (regressors always ``predict``); subclasses may override ``_splits`` (blending: one holdout
+    split). Sparse and NaN input are accepted when every member accepts them (scikit-learn's
+    ``_BaseHeterogeneousEnsemble`` tags).
     """
 
     _parameter_constraints: dict = {
@@ -685,18 +686,3 @@ class BaseOOFEnsemble(_BaseHeterogeneousEnsemble):
             self._task,
         )
         return X, P
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = self._members_accept("sparse")
-        return tags
-
-    def _members_accept(self, what: str) -> bool:
-        try:
-            return all(
-                getattr(get_tags(est).input_tags, what)
-                for _, est in self.estimators
-                if est != "drop"
-            )
-        except Exception:  # a malformed `estimators` is reported by fit
-            return False

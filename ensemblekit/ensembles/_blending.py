@@ -153,8 +153,6 @@ class BlendingRegressor(_RegressorStackingMixin, RegressorMixin, _BaseBlending):
     (50, 2)
     """
 
-    _member_methods = ("predict",)
-
     def __init__(
         self,
         estimators,

@@ -256,8 +256,6 @@ class StackingCVRegressor(_RegressorStackingMixin, RegressorMixin, _BaseStacking
     (2,)
     """
 
-    _member_methods = ("predict",)
-
     def __init__(
         self,
         estimators,

@@ -180,8 +180,6 @@ class WeightedEnsembleRegressor(RegressorMixin, BaseOOFEnsemble):
         self.oof_score_ = -loss(P @ self.weights_)
         return self
 
-    _member_methods = ("predict",)
-
     def predict(self, X):
         """Weighted sum of the member predictions.
 
