@@ -38,7 +38,7 @@ import json
 import os
 
 import numpy as np
-from bench_ensembles import _CPUClock, _paired, common_options, timed_fit_predict
+from bench_ensembles import _CPUClock, _paired, common_options, timed_fit_predict, warm_up
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.ensemble import StackingClassifier
 from sklearn.impute import SimpleImputer
@@ -110,11 +110,7 @@ def run(quick: bool, seed: int, n_jobs: int, repeats: int, only=None) -> dict:
     pred_wall = dict.fromkeys(names, 0.0)
     cpu = dict.fromkeys(names, 0.0)
     clock = _CPUClock()
-    # Warm-up, untimed: starts the joblib workers so that no configuration pays for it.
-    sub = np.random.default_rng(seed).choice(len(y), 600, replace=False)
-    for name, model in make_models(True, seed, n_jobs).items():
-        if name in names:
-            model.fit(X.iloc[sub], y.iloc[sub])
+    warm_up(make_models(True, seed, n_jobs), names, X, y, seed)
     order = np.random.default_rng(seed)
     for f, (tr, te) in enumerate(outer):
         best = {n: [np.inf, np.inf, np.inf] for n in names}

@@ -117,6 +117,14 @@ class _CPUClock:
         return b[0] - a[0] + sum(v - a[1].get(pid, 0.0) for pid, v in b[1].items())
 
 
+def warm_up(models: dict, names, X, y, seed: int) -> None:
+    """Untimed fits on 600 rows: start the joblib workers, so that no configuration pays."""
+    sub = np.random.default_rng(seed).choice(len(y), 600, replace=False)
+    for name, model in models.items():
+        if name in names:
+            model.fit(X.iloc[sub], y.iloc[sub])
+
+
 def timed_fit_predict(clock: _CPUClock, model, X, y, train, test, method: str = "predict"):
     """Fit on rows ``train``, predict rows ``test``: ``(output, fit s, predict s, CPU s)``."""
     c0, t0 = clock.read(), time.perf_counter()
@@ -139,12 +147,8 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
     fit_wall = {n: 0.0 for n in names}
     cpu = {n: 0.0 for n in names}
     clock = _CPUClock()
-    # Warm-up, untimed: starts the joblib workers and compiles the GD model's Numba kernels
-    # in each of them, so that no configuration pays for it in the timings.
-    sub = np.random.default_rng(seed).choice(len(y), 600, replace=False)
-    for name, model in make_models(True, seed, n_jobs).items():
-        if name in names:
-            model.fit(X.iloc[sub], y.iloc[sub])
+    # Compiles the GD model's Numba kernels in every worker too.
+    warm_up(make_models(True, seed, n_jobs), names, X, y, seed)
     order = np.random.default_rng(seed)
     for f, (tr, te) in enumerate(outer):
         best_fit = {n: np.inf for n in names}

@@ -21,7 +21,7 @@ from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils import Bunch, _safe_indexing, assert_all_finite, check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
@@ -81,14 +81,22 @@ def numeric_target(estimator, y) -> np.ndarray:
     y = _check_y(y, multi_output=False, y_numeric=False, estimator=estimator)
     if y.dtype.kind in "OUS":
         try:
-            return y.astype(np.float64)
+            y = y.astype(np.float64)
+            # None in an object array becomes NaN here, after _check_y's finiteness check.
+            assert_all_finite(y, input_name="y", estimator_name=type(estimator).__name__)
+            return y
         except (TypeError, ValueError):
-            text = str(next(v for v in y if isinstance(v, (str, bytes)) and not _is_number(v)))
+            if y.dtype.kind == "f":  # converted, but not finite: the check's own message
+                raise
+            bad = next(v for v in y if not _is_number(v))
             name = type(estimator).__name__
             raise ValueError(
-                f"{name} needs a numeric target, but y holds text such as {text!r}. For class "
-                f"labels use a classifier ({name.replace('Regressor', 'Classifier')}); for "
-                "numbers stored as text convert y first, e.g. pd.to_numeric(y)."
+                f"{name} needs a numeric target, but y holds "
+                + (f"text such as {str(bad)!r}" if isinstance(bad, (str, bytes))
+                   else f"values that are not numbers, such as {bad!r}")
+                + f". For class labels use a classifier "
+                f"({name.replace('Regressor', 'Classifier')}); for numbers stored as text "
+                "convert y first, e.g. pd.to_numeric(y)."
             ) from None
     return y.astype(np.float64, copy=False)
 

@@ -156,6 +156,12 @@ def test_string_target_of_a_regressor_is_a_clear_error(backend):
                                .predict(X[["size"]]))
 
 
+def test_missing_target_values_in_an_object_column_are_an_error():
+    X = np.ones((3, 1))
+    with pytest.raises(ValueError, match=_exact("Input y contains NaN.")):
+        BoostingRegressor("xgboost", **KW).fit(X, np.array([1.0, None, 2.0], dtype=object))
+
+
 def test_string_target_of_a_regression_stack_is_the_same_error():
     X, _ = _csv_frame()
     msg = ("StackingCVRegressor needs a numeric target, but y holds text such as 'Quito'. For "
