@@ -117,6 +117,24 @@ class _CPUClock:
         return b[0] - a[0] + sum(v - a[1].get(pid, 0.0) for pid, v in b[1].items())
 
 
+def warm_up(models: dict, names, X, y, seed: int) -> None:
+    """Untimed fits on 600 rows: start the joblib workers, so that no configuration pays."""
+    sub = np.random.default_rng(seed).choice(len(y), 600, replace=False)
+    for name, model in models.items():
+        if name in names:
+            model.fit(X.iloc[sub], y.iloc[sub])
+
+
+def timed_fit_predict(clock: _CPUClock, model, X, y, train, test, method: str = "predict"):
+    """Fit on rows ``train``, predict rows ``test``: ``(output, fit s, predict s, CPU s)``."""
+    c0, t0 = clock.read(), time.perf_counter()
+    model.fit(X.iloc[train], y.iloc[train])
+    t1 = time.perf_counter()
+    out = getattr(model, method)(X.iloc[test])
+    t2 = time.perf_counter()
+    return out, t1 - t0, t2 - t1, clock.delta(c0, clock.read())
+
+
 def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | None = None,
         only: list[str] | None = None, repeats: int = 1):
     load0 = list(os.getloadavg())
@@ -129,12 +147,8 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
     fit_wall = {n: 0.0 for n in names}
     cpu = {n: 0.0 for n in names}
     clock = _CPUClock()
-    # Warm-up, untimed: starts the joblib workers and compiles the GD model's Numba kernels
-    # in each of them, so that no configuration pays for it in the timings.
-    sub = np.random.default_rng(seed).choice(len(y), 600, replace=False)
-    for name, model in make_models(True, seed, n_jobs).items():
-        if name in names:
-            model.fit(X.iloc[sub], y.iloc[sub])
+    # Compiles the GD model's Numba kernels in every worker too.
+    warm_up(make_models(True, seed, n_jobs), names, X, y, seed)
     order = np.random.default_rng(seed)
     for f, (tr, te) in enumerate(outer):
         best_fit = {n: np.inf for n in names}
@@ -145,15 +159,9 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
             # A different order in each round, so that drifts in the machine's load do not
             # always hit the same configuration.
             for name in order.permutation(names):
-                model = models[name]
-                c0, t0 = clock.read(), time.perf_counter()
-                model.fit(X.iloc[tr], y.iloc[tr])
-                t1 = time.perf_counter()
-                pred = model.predict(X.iloc[te])
-                t2 = time.perf_counter()
-                dc = clock.delta(c0, clock.read())
-                best_fit[name] = min(best_fit[name], t1 - t0)
-                best_pred[name] = min(best_pred[name], t2 - t1)
+                pred, t_fit, t_pred, dc = timed_fit_predict(clock, models[name], X, y, tr, te)
+                best_fit[name] = min(best_fit[name], t_fit)
+                best_pred[name] = min(best_pred[name], t_pred)
                 best_cpu[name] = min(best_cpu[name], dc)
                 score = float(np.sqrt(np.mean((y.iloc[te].to_numpy() - pred) ** 2)))
                 if r == 0:
@@ -162,7 +170,7 @@ def run(quick: bool = False, seed: int = 0, n_jobs: int = 2, outer_folds: int | 
                     print(f"  note: {name} scored {score:.5f} in repeat {r}, "
                           f"{rmse[name][-1]:.5f} in the first (not deterministic)")
                 print(f"  outer fold {f}, repeat {r}: {name:28s} rmse={score:.4f} "
-                      f"fit={t1 - t0:6.1f}s predict={t2 - t1:5.2f}s cpu={dc:6.1f}s", flush=True)
+                      f"fit={t_fit:6.1f}s predict={t_pred:5.2f}s cpu={dc:6.1f}s", flush=True)
         for name in names:
             fit_wall[name] += best_fit[name]
             wall[name] += best_fit[name] + best_pred[name]
@@ -234,14 +242,20 @@ def report(res) -> list[str]:
     return lines
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_options(p: argparse.ArgumentParser) -> None:
+    """The options of the ensemble benchmarks (this one and bench_classification.py)."""
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=1,
                    help="run seeds --seed, --seed + 1, ...: each draws its own outer and inner "
                         "folds and member seeds; the table pools every (seed, outer fold) pair")
     p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--json", default=None, help="also write the raw numbers here")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common_options(p)
     p.add_argument("--outer-folds", type=int, default=None)
     p.add_argument("--repeats", type=int, default=None,
                    help="timed repeats of every fit per outer fold, the fastest counted "
@@ -249,7 +263,6 @@ def main(argv=None):
     p.add_argument("--only", default=None,
                    help="comma-separated model names to run, e.g. "
                         "'stack_full (ours),stack_average (ours),sklearn StackingRegressor'")
-    p.add_argument("--json", default=None, help="also write the raw numbers here")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     repeats = args.repeats or (1 if args.quick else 3)

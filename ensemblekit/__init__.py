@@ -9,7 +9,8 @@ ensembles
 tuning
     Bayesian and Hyperband cross-validated search, resumable, parallel through joblib/Dask.
 datasets
-    Real tabular data sets used by the examples, benchmarks and tests, loaded offline.
+    Real tables for the examples, benchmarks and tests (Ames, credit data, HPC jobs), loaded
+    offline.
 
 Subpackages are imported lazily so that ``import ensemblekit`` stays cheap.
 """

@@ -28,7 +28,7 @@ from sklearn.model_selection._validation import (
     _warn_or_raise_about_fit_failures,
 )
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_method_params,
@@ -40,6 +40,7 @@ from sklearn.utils.validation import _check_sample_weight as _sklearn_check_samp
 __all__ = [
     "BaseSearchCV",
     "HasMethods",
+    "Hidden",
     "Interval",
     "StrOptions",
     "_BaseHeterogeneousEnsemble",

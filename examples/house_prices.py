@@ -33,8 +33,6 @@ User errors (a missing target column, a non-positive price, ...) end with a one-
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import sys
 import time
@@ -46,6 +44,27 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from _common import (  # examples/_common.py: what the main-job examples share
+    ArgParser,
+    Clock,
+    UserError,
+    as_category,
+    checked_run_options,
+    feature_table,
+    load_new_table,
+    main_entry,
+    make_out_dir,
+    plot_search_histories,
+    pyplot,
+    read_csv,
+    run_options,
+    save_figure,
+    short_params,
+    slug,
+    warn,
+    write_atomic,
+    write_json,
+)
 from joblib import Parallel, delayed
 from lightgbm import LGBMRegressor
 from sklearn.base import BaseEstimator, TransformerMixin, clone
@@ -67,28 +86,15 @@ from xgboost import XGBRegressor
 
 from ensemblekit.ensembles import BoostingRegressor, StackingCVRegressor, WeightedEnsembleRegressor
 from ensemblekit.estimators import GDElasticNet, GDHuberRegressor
-from ensemblekit.tuning import BayesSearchCV, Integer, Real, plot_optimization_history
+from ensemblekit.tuning import BayesSearchCV, Integer, Real
 
 # =================================================================================================
-# 1. User errors: one clear line, exit status 2, no traceback
+# 1. User errors (UserError, warn in _common.py): one clear line, exit status 2, no traceback
 # =================================================================================================
-
-
-class UserError(Exception):
-    """A problem with the user's input (files, columns, values), reported without a traceback."""
-
-
-def warn(message: str) -> None:
-    """Print a one-line warning to stderr (kept apart from the progress display on stdout)."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
-
 
 # =================================================================================================
 # 2. Data: the Ames table by default, or the user's CSV (Kaggle "House Prices" layout works as is)
 # =================================================================================================
-
-ID_COLUMNS = ("Id", "ID", "id")  # Kaggle's row identifier: not a feature, kept for submissions
-
 
 @dataclass
 class Dataset:
@@ -101,38 +107,6 @@ class Dataset:
     X_new: pd.DataFrame | None = None
     new_ids: pd.Series | None = None
     id_column: str = "Id"
-
-
-def _read_csv(path: str, what: str) -> pd.DataFrame:
-    if not os.path.isfile(path):
-        raise UserError(f"{what} file not found: {path}")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read {what} file {path}: {first_line}") from exc
-    if df.shape[0] == 0:
-        raise UserError(f"{what} file {path} has no rows")
-    return df
-
-
-def as_category(values: pd.Series) -> pd.Series:
-    """Values as text categories, missing values as NaN (not ``pd.NA``, which imputers reject)."""
-    text = values.astype(object).where(values.notna(), np.nan)
-    return text.map(str, na_action="ignore").astype("category")
-
-
-def _to_model_dtypes(df: pd.DataFrame) -> pd.DataFrame:
-    """Text columns become ``category`` (as in ``load_ames``) so that pipelines select by dtype."""
-    df = df.copy()
-    for col in df.columns:
-        if pd.api.types.is_bool_dtype(df[col]):
-            df[col] = df[col].astype(float)
-        elif not pd.api.types.is_numeric_dtype(df[col]) or isinstance(
-            df[col].dtype, pd.CategoricalDtype
-        ):
-            df[col] = as_category(df[col])
-    return df
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
@@ -149,7 +123,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
         X, y = load_ames()
         return Dataset(X=X, y=y, name="Ames (modeldata/ames, 2,930 sales)", target="Sale_Price")
 
-    raw = _read_csv(args.csv, "training")
+    raw = read_csv(args.csv, "training")
     target = args.target
     if target not in raw.columns:
         close = [c for c in raw.columns if _key(c) == _key(target)]
@@ -169,18 +143,7 @@ def load_data(args: argparse.Namespace) -> Dataset:
             f"{bad.index[0] + 2} of the file); the log target needs prices > 0 "
             "(fix the rows, or pass --no-log-target)"
         )
-    id_column = next((c for c in ID_COLUMNS if c in raw.columns), None)
-    if id_column is not None:
-        raw = raw.drop(columns=id_column)
-    empty = [c for c in raw.columns if raw[c].isna().all()]
-    if empty:
-        warn(f"dropping column(s) with no values at all (all NaN): {', '.join(map(repr, empty))}")
-        raw = raw.drop(columns=empty)
-    if raw.shape[1] == 0:
-        raise UserError(f"{args.csv} has no feature columns besides the target")
-    if len(raw) < 20:
-        raise UserError(f"{args.csv} has only {len(raw)} usable rows; need at least 20")
-    X = _to_model_dtypes(raw.reset_index(drop=True))
+    X, id_column = feature_table(raw, args.csv)
     data = Dataset(
         X=X,
         y=y.astype(float).reset_index(drop=True).rename(target),
@@ -189,39 +152,8 @@ def load_data(args: argparse.Namespace) -> Dataset:
         id_column=id_column or "Id",
     )
     if args.test is not None:
-        data.X_new, data.new_ids = _load_new(args.test, data, id_column)
+        data.X_new, data.new_ids = load_new_table(args.test, data.X, id_column)
     return data
-
-
-def _load_new(path: str, data: Dataset, id_column: str | None) -> tuple[pd.DataFrame, pd.Series]:
-    """Read the table to predict and align it with the training columns and dtypes."""
-    new = _read_csv(path, "--test")
-    ids = new[id_column] if id_column in new.columns else pd.Series(np.arange(1, len(new) + 1))
-    missing = [c for c in data.X.columns if c not in new.columns]
-    if missing:
-        shown = ", ".join(map(repr, missing[:8])) + (" ..." if len(missing) > 8 else "")
-        raise UserError(f"--test table {path} lacks {len(missing)} training column(s): {shown}")
-    new = new[list(data.X.columns)].copy()
-    for col in data.X.columns:
-        if isinstance(data.X[col].dtype, pd.CategoricalDtype):
-            new[col] = as_category(new[col])
-            unseen = sorted(set(new[col].dropna()) - set(data.X[col].dropna()))
-            if unseen:
-                shown = ", ".join(map(repr, unseen[:5])) + (" ..." if len(unseen) > 5 else "")
-                warn(
-                    f"--test column {col!r} has {len(unseen)} value(s) never seen in training "
-                    f"({shown}); they are encoded as an unknown category"
-                )
-        else:
-            converted = pd.to_numeric(new[col], errors="coerce")
-            bad = new[col][converted.isna() & new[col].notna()]
-            if len(bad):
-                raise UserError(
-                    f"--test column {col!r} is numeric in training but has text values "
-                    f"such as {bad.iloc[0]!r}"
-                )
-            new[col] = converted.astype(float)
-    return new.reset_index(drop=True), ids.reset_index(drop=True)
 
 
 # =================================================================================================
@@ -628,7 +560,7 @@ def tune(
         n_jobs=args.n_jobs,
         n_points=2,  # proposals depend on n_points, not n_jobs: same trials on any machine
         random_state=args.seed,
-        storage=str(out / "searches" / f"{_slug(cand.name)}.jsonl"),
+        storage=str(out / "searches" / f"{slug(cand.name)}.jsonl"),
     )
     search.fit(data.X, data.y)
     return search
@@ -717,43 +649,13 @@ def format_leaderboard(board: pd.DataFrame) -> str:
 
 
 # =================================================================================================
-# 7. Outputs: files are written whole (temporary file, then rename), so an interrupted or failed
-#    run never leaves a half-written file behind
+# 7. Outputs: files are written whole (_common.write_atomic), so an interrupted or failed run
+#    never leaves a half-written file behind
 # =================================================================================================
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").lower()
-
-
-def write_atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left behind if writing failed
-    return path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_figure(fig, path: Path) -> Path:
-    path = write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    _pyplot().close(fig)
-    return path
-
-
 def plot_leaderboard(board: pd.DataFrame, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     board = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(board) + 1.8))
     palette = {"ensemblekit": "#1f77b4", "baseline": "#a0a0a0", "control": "#e8a33d"}
@@ -769,11 +671,11 @@ def plot_leaderboard(board: pd.DataFrame, path: Path) -> Path:
     )
     ax.set_title("House prices leaderboard")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_predicted_vs_actual(result: Result, y: pd.Series, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.scatter(y, result.oof, s=6, alpha=0.4)
     lims = [min(y.min(), np.nanmin(result.oof)), max(y.max(), np.nanmax(result.oof))]
@@ -790,12 +692,12 @@ def plot_predicted_vs_actual(result: Result, y: pd.Series, path: Path) -> Path:
     ax.set_title(f"{result.name}\nout-of-fold predictions, CV RMSLE {result.scores.mean():.4f}")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
     """Objective per iteration of the tuned gradient-descent model refitted on all rows."""
-    plt = _pyplot()
+    plt = pyplot()
     best = search.best_estimator_
     pipe = best.regressor_ if isinstance(best, TransformedTargetRegressor) else best
     curve = np.asarray(pipe.named_steps["model"].loss_curve_)
@@ -806,20 +708,7 @@ def plot_learning_curve(search: BayesSearchCV, name: str, path: Path) -> Path:
     ax.set_ylabel("training objective (loss_curve_)")
     ax.set_title(f"{name} learning curve ({len(curve)} iterations, tuned parameters)")
     fig.tight_layout()
-    return _save_figure(fig, path)
-
-
-def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Path:
-    plt = _pyplot()
-    n = len(searches)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
-    for ax, (name, search) in zip(axes[0], searches.items(), strict=True):
-        plot_optimization_history(search, ax=ax)
-        ax.set_title(name)
-        ax.set_ylabel("- RMSLE (higher is better)")
-    fig.suptitle("BayesSearchCV: score of each trial and best so far")
-    fig.tight_layout()
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 # =================================================================================================
@@ -827,73 +716,26 @@ def plot_search_histories(searches: dict[str, BayesSearchCV], path: Path) -> Pat
 # =================================================================================================
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit status 2, like every other user error
-        raise UserError(f"{message} (see --help)")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = _Parser(
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
+    p = ArgParser(description=__doc__.split("\n\n")[1] if __doc__ else None,
+                  formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small searches and ensembles (< 2 min)")
     p.add_argument("--csv", help="training table (default: the Ames data, offline)")
     p.add_argument(
         "--target", default="SalePrice", help="target column of --csv\n(default: %(default)s)"
     )
     p.add_argument("--test", help="table to predict; writes submission.csv (Id,<target>)")
-    p.add_argument("--out", help="output folder (default: runs/house_prices-<timestamp>)")
-    p.add_argument(
-        "--folds", type=int, default=None, help="outer CV folds (default: 5, 3 if --quick)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the folds and models (default: 0)")
-    p.add_argument("--n-jobs", type=int, default=2, help="parallel fits (default: %(default)s)")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                   help="boosters' device (default: %(default)s)")  # fmt: skip
     p.add_argument("--no-log-target", dest="log_target", action="store_false",
                    help="model the price itself instead of its logarithm")  # fmt: skip
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG plots")
-    args = p.parse_args(argv)
-    if args.folds is None:
-        args.folds = 3 if args.quick else 5
-    if args.folds < 2:
-        raise UserError(f"--folds must be at least 2, got {args.folds}")
-    return args
-
-
-def make_out_dir(args: argparse.Namespace) -> Path:
-    if args.out:
-        out = Path(args.out)
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"house_prices-{stamp}"
-        k = 1
-        while out.exists():
-            out, k = Path("runs") / f"house_prices-{stamp}-{k}", k + 1
-    try:
-        (out / "searches").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output folder {out}: {exc.strerror}") from exc
-    return out
-
-
-class Clock:
-    """Plain progress lines with the elapsed time, readable in a terminal and in a CI log."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        elapsed = time.perf_counter() - self.start
-        print(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {message}", flush=True)
+    run_options(p, "house_prices")
+    return checked_run_options(p.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
     clock = Clock()
     budget = QUICK if args.quick else FULL
     data = load_data(args)  # all input checks happen here, before anything is written
-    out = make_out_dir(args)
+    out = make_out_dir(args.out, "house_prices")
     clock(f"data: {data.name}, {data.X.shape[0]} rows x {data.X.shape[1]} columns; output: {out}")
     info = {
         "data": data.name, "rows": int(data.X.shape[0]), "columns": int(data.X.shape[1]),
@@ -930,9 +772,10 @@ def run(args: argparse.Namespace) -> int:
         tune_times[cand.name] = time.perf_counter() - start
         params = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
         best_params[cand.name] = params
-        members.append((_slug(cand.name), clone(cand.member).set_params(**params)))
+        members.append((slug(cand.name), clone(cand.member).set_params(**params)))
         searches[cand.name] = search
-        clock(f"tuned {cand.name}: best trial RMSLE {-search.best_score_:.4f}  {_short(params)}")
+        clock(f"tuned {cand.name}: best trial RMSLE {-search.best_score_:.4f}  "
+              f"{short_params(params)}")
     write_json(out / "best_params.json", best_params)
 
     # --- cross-validate everything on the same folds ----------------------------------------
@@ -973,7 +816,8 @@ def run(args: argparse.Namespace) -> int:
         plot_leaderboard(board, out / "leaderboard.png")
         plot_predicted_vs_actual(best_ours, data.y, out / "predicted_vs_actual.png")
         plot_learning_curve(searches["GDElasticNet"], "GDElasticNet", out / "learning_curve.png")
-        plot_search_histories(searches, out / "search_history.png")
+        plot_search_histories(searches, "- RMSLE (higher is better)",
+                              out / "search_history.png")
         clock("plots written")
 
     # --- the final model: the best ensemble refitted on every row ------------------------------
@@ -1009,33 +853,10 @@ def predict_new_houses(model_path: Path, data: Dataset, out: Path, clock: Clock)
     clock("the saved model on five known houses (in-sample):\n" + shown.to_string())
 
 
-def _short(params: dict) -> str:
-    return ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in ((k.removeprefix("model__"), v) for k, v in params.items())
-    )
-
-
-def write_json(path: Path, obj: dict) -> Path:
-    def default(o):
-        return o.item() if isinstance(o, np.generic) else str(o)
-
-    text = json.dumps(obj, indent=2, default=default)
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one ``error: ...`` line and exit status 2."""
     warnings.filterwarnings("ignore", message=".*X does not have valid feature names.*")
-    try:
-        args = parse_args(argv)
-        return run(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the files already in the output folder are complete", file=sys.stderr)
-        return 130
+    return main_entry(parse_args, run, argv)
 
 
 if __name__ == "__main__":

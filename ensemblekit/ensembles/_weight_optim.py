@@ -1,4 +1,10 @@
-"""Ensemble weights from a matrix of out-of-fold predictions: NNLS, simplex, Caruana selection."""
+"""Ensemble weights from out-of-fold predictions: NNLS, simplex, Caruana selection.
+
+Pure functions of the prediction matrix and a loss. ``P`` holds one column per member
+(regression), or one ``(n_samples, n_classes)`` probability slice per member, as an array of
+shape ``(n_samples, n_members, n_classes)``; either way the ensemble's prediction for weights
+``w`` is :func:`combine` ``(P, w)``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,60 @@ import numpy as np
 from scipy.optimize import minimize, nnls
 
 Loss = Callable[[np.ndarray], float]
+
+
+def combine(P: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The weighted sum of the members' predictions: ``sum_j w_j P[:, j]``.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_samples, n_members) or (n_samples, n_members, n_classes)
+    w : ndarray of shape (n_members,)
+
+    Returns
+    -------
+    pred : ndarray of shape (n_samples,) or (n_samples, n_classes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.ensembles import combine
+    >>> P = np.array([[[0.8, 0.2], [0.4, 0.6]]])  # one row, two members, two classes
+    >>> combine(P, np.array([0.5, 0.5]))
+    array([[0.6, 0.4]])
+    """
+    return np.tensordot(np.asarray(w, dtype=np.float64), np.moveaxis(P, 1, 0), axes=1)
+
+
+def log_loss_of(y: np.ndarray, proba: np.ndarray, sample_weight=None) -> float:
+    """Log loss of class probabilities for codes ``y`` in ``0..K-1``, rows renormalized.
+
+    Equals ``sklearn.metrics.log_loss(y, proba, sample_weight=sample_weight)`` (probabilities
+    clipped to ``[eps, 1 - eps]`` with the float64 machine epsilon), without its input
+    checks, which dominate when it is called once per candidate weight vector.
+
+    Parameters
+    ----------
+    y : ndarray of int of shape (n_samples,)
+    proba : ndarray of shape (n_samples, n_classes)
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.ensembles import log_loss_of
+    >>> round(log_loss_of(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]])), 6)
+    0.164252
+    """
+    eps = np.finfo(np.float64).eps
+    proba = np.clip(proba, eps, 1.0 - eps)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    per_row = -np.log(proba[np.arange(len(y)), y])
+    return float(np.average(per_row, weights=sample_weight))
 
 
 def nnls_weights(P: np.ndarray, y: np.ndarray, sample_weight=None) -> np.ndarray:
@@ -50,9 +110,9 @@ def simplex_weights(P: np.ndarray, loss: Loss, init=None) -> np.ndarray:
 
     Parameters
     ----------
-    P : ndarray of shape (n_samples, n_members)
+    P : ndarray of shape (n_samples, n_members) or (n_samples, n_members, n_classes)
     loss : callable
-        Maps a prediction vector to a number to minimize.
+        Maps a combined prediction (see :func:`combine`) to a number to minimize.
     init : ndarray of shape (n_members,), default=None
         An extra starting point (e.g. Caruana weights).
 
@@ -78,7 +138,7 @@ def simplex_weights(P: np.ndarray, loss: Loss, init=None) -> np.ndarray:
         starts.append(np.asarray(init, dtype=np.float64))
 
     def f(w):
-        return float(loss(P @ w))
+        return float(loss(combine(P, w)))
 
     cons = ({"type": "eq", "fun": lambda w: np.sum(w) - 1.0, "jac": lambda w: np.ones_like(w)},)
     best_w, best_f = None, np.inf
@@ -114,22 +174,26 @@ def _project_to_simplex(w: np.ndarray) -> np.ndarray:
 
 
 def caruana_weights(
-    P: np.ndarray, loss: Loss, ensemble_size: int = 25
+    P: np.ndarray, loss: Loss, ensemble_size: int = 25, tie_break: Loss | None = None
 ) -> tuple[np.ndarray, list[int], list[float]]:
     """Caruana et al. (2004) greedy ensemble selection with replacement.
 
     Starting from an empty ensemble, each step adds (with replacement) the member whose addition
-    gives the lowest loss of the averaged prediction; ties go to the lowest column index. The
-    ensemble kept is the best prefix of the ``ensemble_size`` steps (as AutoGluon does), so its
-    loss is never above the best single member's.
+    gives the lowest loss of the averaged prediction. Ties (losses within 1e-12 relative, common
+    with rank metrics such as ROC AUC) go to the lowest ``tie_break`` loss when one is given
+    (AutoGluon uses the log loss), then to the lowest column index. The ensemble kept is the
+    best prefix of the ``ensemble_size`` steps (as AutoGluon does), so its loss is never above
+    the best single member's.
 
     Parameters
     ----------
-    P : ndarray of shape (n_samples, n_members)
+    P : ndarray of shape (n_samples, n_members) or (n_samples, n_members, n_classes)
     loss : callable
-        Maps a prediction vector to a number to minimize.
+        Maps a combined prediction (see :func:`combine`) to a number to minimize.
     ensemble_size : int, default=25
         Number of greedy steps.
+    tie_break : callable, default=None
+        A second loss deciding between members tied on ``loss``.
 
     Returns
     -------
@@ -151,14 +215,18 @@ def caruana_weights(
     array([0.5, 0.5, 0. ])
     """
     P = np.asarray(P, dtype=np.float64)
-    n, m = P.shape
-    running = np.zeros(n)
+    m = P.shape[1]
+    running = np.zeros(P.shape[:1] + P.shape[2:])
     picks: list[int] = []
     trajectory: list[float] = []
     for t in range(ensemble_size):
-        cand = (running[:, None] + P) / (t + 1)
-        losses = np.array([loss(cand[:, j]) for j in range(m)])
-        j = int(np.argmin(losses))
+        cand = [(running + P[:, j]) / (t + 1) for j in range(m)]
+        losses = np.array([loss(c) for c in cand])
+        best = losses.min()
+        tied = np.flatnonzero(losses <= best + 1e-12 * max(1.0, abs(best)))
+        j = int(tied[0])
+        if tie_break is not None and len(tied) > 1:
+            j = int(tied[np.argmin([tie_break(cand[k]) for k in tied])])
         picks.append(j)
         trajectory.append(float(losses[j]))
         running += P[:, j]

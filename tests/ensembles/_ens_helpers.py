@@ -1,7 +1,7 @@
-"""Small regressors with known misbehaviour, shared by the ensemble tests."""
+"""Small regressors and classifiers with known misbehaviour, shared by the ensemble tests."""
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 
 class NaNRegressor(RegressorMixin, BaseEstimator):
@@ -67,3 +67,65 @@ class NegatedRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         return -self.estimator_.predict(X)
+
+
+class _ScriptedClassifier(ClassifierMixin, BaseEstimator):
+    """Fits like a prior-only model; what predict_proba returns is set by subclasses."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.classes_ = np.unique(y)
+        self.prior_ = np.bincount(np.searchsorted(self.classes_, y)) / len(y)
+        return self
+
+    def _proba(self, X):
+        return np.tile(self.prior_, (np.asarray(X).shape[0], 1))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class NaNProbaClassifier(_ScriptedClassifier):
+    """Predicts NaN probabilities (a broken member)."""
+
+    def predict_proba(self, X):
+        return np.full_like(self._proba(X), np.nan)
+
+
+class OutOfRangeProbaClassifier(_ScriptedClassifier):
+    """Probabilities that overshoot [0, 1] (e.g. an unclipped linear model)."""
+
+    def predict_proba(self, X):
+        p = self._proba(X)
+        p[:, 0] += 0.7
+        p[:, -1] -= 0.7
+        return p
+
+
+class ReversedClassesClassifier(_ScriptedClassifier):
+    """Learns the labels in reverse order: its ``classes_`` disagree with the ensemble's."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y)
+        self.classes_ = self.classes_[::-1]
+        self.prior_ = self.prior_[::-1]
+        return self
+
+    def predict_proba(self, X):
+        return self._proba(X)
+
+
+class ScoreOnlyClassifier(ClassifierMixin, BaseEstimator):
+    """A linear scorer without ``predict_proba`` (as LinearSVC)."""
+
+    def fit(self, X, y, sample_weight=None):
+        from sklearn.linear_model import RidgeClassifier
+
+        self.model_ = RidgeClassifier().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def decision_function(self, X):
+        return self.model_.decision_function(X)
+
+    def predict(self, X):
+        return self.model_.predict(X)

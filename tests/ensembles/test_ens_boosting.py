@@ -1,15 +1,22 @@
 import logging
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
 from sklearn.base import clone
-from sklearn.datasets import make_regression
-from sklearn.metrics import r2_score
+from sklearn.datasets import make_classification, make_regression
+from sklearn.metrics import log_loss, r2_score
 from sklearn.model_selection import KFold, cross_val_predict
 
-from ensemblekit.ensembles import BoostingRegressor, StackingCVRegressor, _device, cuda_available
+from ensemblekit.ensembles import (
+    BoostingClassifier,
+    BoostingRegressor,
+    StackingCVRegressor,
+    _device,
+    cuda_available,
+)
 
 BACKENDS = ["xgboost", "lightgbm"]
 HAS_GPU = cuda_available()
@@ -65,20 +72,29 @@ def test_early_stopping_is_leak_free_inside_cv(backend):
     assert stops[0] != stops[1]
 
 
+def _easy_classes(n=400, n_classes=2, seed=0):
+    X, y = make_classification(n_samples=n, n_features=6, n_informative=4,
+                               n_classes=n_classes, random_state=seed)
+    return X, y
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
 @pytest.mark.skipif(HAS_GPU, reason="compares the CPU fallback of device='auto'")
-def test_auto_device_without_gpu_equals_cpu(backend, caplog):
-    X, y = _easy(200)
+def test_auto_device_without_gpu_equals_cpu(backend, kind, caplog):
+    X, y = _easy(200) if kind == "regressor" else _easy_classes(200, n_classes=3)
+    cls = BoostingRegressor if kind == "regressor" else BoostingClassifier
     kw = dict(n_estimators=25, n_jobs=1, random_state=0, subsample=0.8, colsample_bytree=0.8)
-    cpu = BoostingRegressor(backend, device="cpu", **kw).fit(X, y)
+    cpu = cls(backend, device="cpu", **kw).fit(X, y)
     _device._log_fallback_once.cache_clear()
     with caplog.at_level(logging.INFO, logger="ensemblekit.ensembles"):
-        auto = BoostingRegressor(backend, device="auto", **kw).fit(X, y)
-        BoostingRegressor(backend, device="auto", **kw).fit(X, y)
+        auto = cls(backend, device="auto", **kw).fit(X, y)
+        cls(backend, device="auto", **kw).fit(X, y)
     assert auto.device_ == "cpu"
     fallback = [r for r in caplog.records if "using the CPU" in r.getMessage()]
     assert len(fallback) == 1  # one line, however many fits
-    np.testing.assert_array_equal(auto.predict(X), cpu.predict(X))
+    method = "predict" if kind == "regressor" else "predict_proba"
+    np.testing.assert_array_equal(getattr(auto, method)(X), getattr(cpu, method)(X))
     assert auto.best_iteration_ == cpu.best_iteration_
     if backend == "xgboost":
         assert (auto.model_.get_booster().get_dump() == cpu.model_.get_booster().get_dump())
@@ -109,6 +125,25 @@ def test_gpu_path_matches_cpu_quality():
         p_gpu = gpu.predict(X)
     np.testing.assert_allclose(auto.predict(X), p_gpu)
     assert abs(r2_score(y, p_gpu) - r2_score(y, cpu.predict(X))) < 0.01
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_GPU, reason="needs a CUDA GPU usable by XGBoost")
+def test_gpu_classifier_matches_cpu_quality():
+    import warnings
+
+    X, y = make_classification(n_samples=5000, n_features=20, n_informative=10, n_classes=3,
+                               random_state=0)
+    labels = np.array(["low", "mid", "high"])[y]
+    kw = dict(n_estimators=200, learning_rate=0.1, max_depth=6, random_state=0)
+    gpu = BoostingClassifier("xgboost", device="cuda", **kw).fit(X, labels)
+    cpu = BoostingClassifier("xgboost", device="cpu", **kw).fit(X, labels)
+    assert gpu.device_ == "cuda"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mismatched devices" fallback warning at predict
+        p_gpu = gpu.predict_proba(X)
+    assert set(gpu.predict(X)) <= set(labels)
+    assert abs(log_loss(labels, p_gpu) - log_loss(labels, cpu.predict_proba(X))) < 0.02
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -182,12 +217,132 @@ def test_dataframe_with_numeric_columns_roundtrip():
     assert list(m.feature_names_in_) == list("abcd")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_sample_weight_equivalence_without_early_stopping(backend):
+@pytest.mark.parametrize("backend, cls", [("xgboost", BoostingRegressor),
+                                          ("lightgbm", BoostingRegressor),
+                                          ("lightgbm", BoostingClassifier)])
+def test_sample_weight_equivalence_without_early_stopping(backend, cls):
     # The estimator-checks run names this check an expected failure with early stopping on;
     # this pins down that the holdout split is the only reason.
+    from sklearn.utils.estimator_checks import (
+        check_sample_weight_equivalence_on_dense_data,
+        check_sample_weight_equivalence_on_sparse_data,
+    )
+
+    est = cls(backend, device="cpu", n_estimators=20, n_jobs=1, random_state=0,
+              early_stopping=False)
+    check_sample_weight_equivalence_on_dense_data(cls.__name__, est)
+    check_sample_weight_equivalence_on_sparse_data(cls.__name__, est)
+
+
+# -------------------------------------------------------------------------------------------------
+# BoostingClassifier
+# -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_early_stopping_stops_and_is_stratified(backend, n_classes):
+    X, y = make_classification(n_samples=600, n_features=6, n_informative=4, flip_y=0.2,
+                               n_classes=n_classes, weights=[0.75] + [0.25 / (n_classes - 1)]
+                               * (n_classes - 1), random_state=0)
+    m = BoostingClassifier(backend, device="cpu", n_estimators=2000, learning_rate=0.5,
+                           n_iter_no_change=5, n_jobs=1, random_state=0).fit(X, y)
+    assert m.best_iteration_ < 2000 and m.n_estimators_ - m.best_iteration_ <= 5
+    val = m.validation_indices_
+    assert len(val) == 60
+    # Stratified: each class holds its share of the 60 validation rows, to one row.
+    np.testing.assert_allclose(np.bincount(y[val]), 0.1 * np.bincount(y), atol=1.0)
+    curve = m.evals_result_["validation"]["logloss"]
+    assert len(curve) == m.n_estimators_
+    assert int(np.argmin(curve)) + 1 == m.best_iteration_
+    # The curve is the log loss of the validation rows, whichever library computed it.
+    proba = m.predict_proba(X[val])
+    assert curve[m.best_iteration_ - 1] == pytest.approx(log_loss(y[val], proba), rel=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_regressor_evals_result_is_validation_rmse(backend):
+    X, y = make_regression(n_samples=400, n_features=5, noise=20.0, random_state=0)
+    m = BoostingRegressor(backend, device="cpu", n_estimators=500, learning_rate=0.3,
+                          n_iter_no_change=5, n_jobs=1, random_state=0).fit(X, y)
+    assert list(m.evals_result_) == ["validation"] and list(m.evals_result_["validation"]) == [
+        "rmse"]
+    curve = m.evals_result_["validation"]["rmse"]
+    val = m.validation_indices_
+    rmse = np.sqrt(np.mean((y[val] - m.predict(X[val])) ** 2))
+    assert curve[m.best_iteration_ - 1] == pytest.approx(rmse, rel=1e-4)
+    off = BoostingRegressor(backend, device="cpu", n_estimators=5, early_stopping=False,
+                            n_jobs=1).fit(X, y)
+    assert off.evals_result_ == {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("labels", [["no", "yes", "maybe"], [3, 7, 10]], ids=["text", "ints"])
+def test_classifier_labels_round_trip(backend, labels):
+    X, codes = _easy_classes(300, n_classes=3)
+    y = np.array(labels)[codes]
+    kw = dict(device="cpu", n_estimators=30, n_jobs=1, random_state=0)
+    m = BoostingClassifier(backend, **kw).fit(X, y)
+    assert m.classes_.tolist() == sorted(labels)
+    pred = m.predict(X)
+    assert set(pred) <= set(labels) and np.mean(pred == y) > 0.8
+    # Same model as one fitted on the codes of the sorted labels.
+    order = np.searchsorted(np.sort(np.array(labels)), y)
+    ref = BoostingClassifier(backend, **kw).fit(X, order)
+    np.testing.assert_allclose(m.predict_proba(X), ref.predict_proba(X))
+    np.testing.assert_allclose(m.predict_proba(X).sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_classifier_objective_follows_the_number_of_classes(backend):
+    for n_classes, objective in ((2, "binary"), (4, "multi")):
+        X, y = _easy_classes(300, n_classes=n_classes)
+        m = BoostingClassifier(backend, device="cpu", n_estimators=5, n_jobs=1).fit(X, y)
+        params = m.model_.get_params()
+        assert str(params.get("objective") or m.model_.objective_).startswith(objective)
+        assert m.predict_proba(X).shape == (300, n_classes)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_class_weight_is_sample_weight_per_class(backend):
+    X, y = _easy_classes(300)
+    labels = np.array(["a", "b"])[y]
+    kw = dict(device="cpu", n_estimators=20, early_stopping=False, n_jobs=1, random_state=0)
+    weighted = BoostingClassifier(backend, class_weight={"a": 3.0}, **kw).fit(X, labels)
+    ref = BoostingClassifier(backend, **kw).fit(X, labels, sample_weight=np.where(y == 0, 3., 1.))
+    np.testing.assert_allclose(weighted.predict_proba(X), ref.predict_proba(X))
+    with pytest.raises(ValueError, match=r"^class_weight names label\(s\) \['c'\] that are not "
+                       r"in y \(classes: \['a', 'b'\]\)\.$"):
+        BoostingClassifier(backend, class_weight={"c": 2.0}, **kw).fit(X, labels)
+
+
+def test_classifier_early_stopping_needs_two_samples_per_class():
+    X, y = _easy_classes(100)
+    y = np.where(np.arange(100) == 0, "rare", np.array(["a", "b"])[y])
+    msg = ("early_stopping holds out a stratified validation_fraction=0.1 of the rows, but class "
+           "'rare' has only 1 sample: too few to be on both sides. Set early_stopping=False, or "
+           "collect more samples of that class.")
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        BoostingClassifier("lightgbm", device="cpu").fit(X, y)
+    m = BoostingClassifier("lightgbm", device="cpu", early_stopping=False, n_estimators=5).fit(X, y)
+    assert "rare" in m.classes_
+
+
+def test_one_class_target_is_a_clear_error():
+    X, _ = _easy_classes(50)
+    msg = ("BoostingClassifier needs at least 2 classes in y, but y holds one class only "
+           "('good'): there is nothing to classify.")
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        BoostingClassifier(device="cpu").fit(X, ["good"] * 50)
+
+
+def test_xgboost_classifier_itself_fails_sample_weight_equivalence():
+    # Why BoostingClassifier("xgboost") stays an expected failure of this check even without
+    # early stopping: XGBoost's own classifier, with one tree, passes; with 20 it does not.
     from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
 
-    est = BoostingRegressor(backend, device="cpu", n_estimators=20, n_jobs=1, random_state=0,
-                            early_stopping=False)
-    check_sample_weight_equivalence_on_dense_data(type(est).__name__, est)
+    check_sample_weight_equivalence_on_dense_data(
+        "XGBClassifier", xgb.XGBClassifier(n_estimators=1, n_jobs=1, random_state=0))
+    with pytest.raises(AssertionError, match="not equivalent to fitting with removed or repeated"):
+        check_sample_weight_equivalence_on_dense_data(
+            "XGBClassifier", xgb.XGBClassifier(n_estimators=20, n_jobs=1, random_state=0))

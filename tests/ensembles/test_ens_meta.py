@@ -76,3 +76,102 @@ def test_bad_alphas(alphas):
     Z, y, _ = _correlated_predictions(n=30)
     with pytest.raises(ValueError, match="alphas"):
         NonNegativeRidgeCV(alphas=alphas).fit(Z, y)
+
+
+# -------------------------------------------------------------------------------------------------
+# The classification stacks' default meta-learner: a non-negative logistic pool of log-odds
+# -------------------------------------------------------------------------------------------------
+
+
+def _member_logits(n=600, K=2, seed=0):
+    """Members' log-odds (binary: one column each) or centred log-probabilities (K each)."""
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(scale=2.0, size=(n, K))
+    y = np.array([rng.choice(K, p=p) for p in softmax(truth, axis=1)])
+    blocks = []
+    for noise in (0.5, 1.0, 2.0):
+        s = truth + noise * rng.normal(size=(n, K))
+        s -= s.mean(axis=1, keepdims=True)
+        blocks.append(s[:, 1:] - s[:, :1] if K == 2 else s)
+    return np.hstack(blocks), y
+
+
+@pytest.mark.parametrize("K", [2, 4])
+def test_pool_gradient_is_exact(K):
+    from scipy.optimize import check_grad
+
+    from ensemblekit.ensembles._meta import _pool_loss
+
+    Z, y = _member_logits(200, K)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, len(y))
+    n_w = 3 if K == 2 else 3 * K  # a weight per member (two classes), per member and class
+    theta = np.random.default_rng(2).uniform(0.1, 1.0, n_w + K - 1)
+    err = check_grad(lambda t: _pool_loss(t, Z, y, sw, K, 0.3)[0],
+                     lambda t: _pool_loss(t, Z, y, sw, K, 0.3)[1], theta)
+    assert err < 1e-6
+
+
+def test_binary_pool_equals_logistic_regression_when_weights_are_positive():
+    from sklearn.linear_model import LogisticRegression
+
+    from ensemblekit.ensembles._meta import _NonNegativeLogisticCV
+
+    Z, y = _member_logits(600, 2)
+    Z = Z[:, :2]  # the two better members: their unconstrained weights are positive
+    alpha = 1e-2
+    ours = _NonNegativeLogisticCV(alphas=[alpha]).fit(Z, y)
+    # scikit-learn: C * sum(loss) + ||w||^2 / 2, i.e. mean loss + ||w||^2 / (2 C n).
+    ref = LogisticRegression(C=1.0 / (alpha * len(y)), tol=1e-10, max_iter=10_000).fit(Z, y)
+    assert np.all(ref.coef_ > 0)  # the premise of the comparison
+    np.testing.assert_allclose(ours.coef_, ref.coef_[0], rtol=1e-5)
+    np.testing.assert_allclose(ours.intercept_[1], ref.intercept_[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours.predict_proba(Z), ref.predict_proba(Z), atol=1e-6)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_pool_optimum_satisfies_kkt_with_a_contrarian_member(K):
+    from ensemblekit.ensembles._meta import _NonNegativeLogisticCV, _pool_loss
+
+    Z, y = _member_logits(500, K)
+    width = 1 if K == 2 else K
+    Z = np.hstack([Z, -Z[:, :width]])  # a contrarian: the best member, negated
+    meta = _NonNegativeLogisticCV(alphas=[1e-3]).fit(Z, y)
+    w = meta.coef_.ravel()
+    assert np.all(w >= 0) and np.all(meta.coef_[-1] == 0.0)  # the contrarian gets nothing
+    theta = np.concatenate([w, meta.intercept_[1:]])
+    _, grad = _pool_loss(theta, Z, y, np.ones(len(y)), K, 1e-3)
+    active = w > 0
+    # Stationary in the free directions, pushing against the bound where a weight is 0.
+    np.testing.assert_allclose(grad[:w.size][active], 0.0, atol=1e-5)
+    assert np.all(grad[:w.size][~active] >= -1e-6)
+    np.testing.assert_allclose(grad[w.size:], 0.0, atol=1e-5)
+
+
+def test_pool_alpha_is_the_cross_validated_argmin():
+    from sklearn.model_selection import StratifiedKFold
+
+    from ensemblekit.ensembles._meta import _NonNegativeLogisticCV, _pool_fit, _pool_loss
+
+    Z, y = _member_logits(300, 3)
+    alphas = [1e-4, 1e-1, 10.0]
+    meta = _NonNegativeLogisticCV(alphas=alphas, cv=3).fit(Z, y)
+    assert meta.alpha_ == alphas[int(np.argmin(meta.cv_log_loss_))]
+    # Recompute the held-out loss of one alpha by hand.
+    held = 0.0
+    for tr, te in StratifiedKFold(3).split(Z, y):
+        theta = _pool_fit(Z[tr], y[tr], np.ones(len(tr)), 3, 10.0, np.zeros(9 + 2),
+                          tight=False)
+        held += _pool_loss(theta, Z[te], y[te], np.ones(len(te)), 3, 0.0)[0] * len(te)
+    assert meta.cv_log_loss_[2] == pytest.approx(held / len(y), rel=1e-4)
+
+
+def test_pool_rejects_columns_that_are_not_member_blocks():
+    from ensemblekit.ensembles._meta import _NonNegativeLogisticCV
+
+    Z, y = _member_logits(100, 3)
+    with pytest.raises(ValueError, match=r"^With 3 classes the input must hold 3 columns per "
+                       r"member \(their log-probabilities, member after member\); got 8 "
+                       r"columns\.$"):
+        _NonNegativeLogisticCV().fit(Z[:, :8], y)

@@ -11,6 +11,8 @@ from sklearn.tree import DecisionTreeRegressor
 from ensemblekit.ensembles import (
     WeightedEnsembleRegressor,
     caruana_weights,
+    combine,
+    log_loss_of,
     nnls_weights,
     simplex_weights,
 )
@@ -154,3 +156,115 @@ def test_scoring_changes_the_objective():
     w_mse = simplex_weights(P, make_loss("neg_mean_squared_error", y))
     assert not np.allclose(w_mae, w_mse, atol=1e-3)
     assert np.mean(np.abs(y - P @ w_mae)) <= np.mean(np.abs(y - P @ w_mse))
+
+
+# -------------------------------------------------------------------------------------------------
+# Class probabilities: (n_samples, n_members, n_classes)
+# -------------------------------------------------------------------------------------------------
+
+
+def _proba_problem(seed=0, n=300, K=3):
+    """Three members' probabilities: sharp but noisy, blurred, and overconfident."""
+    from scipy.special import softmax
+
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(scale=1.5, size=(n, K))
+    y = np.array([rng.choice(K, p=p) for p in softmax(truth, axis=1)])
+    members = [softmax(truth + rng.normal(scale=1.0, size=(n, K)), axis=1),
+               softmax(0.3 * truth, axis=1),
+               softmax(3.0 * truth + rng.normal(scale=2.0, size=(n, K)), axis=1)]
+    return np.stack(members, axis=1), y
+
+
+def test_log_loss_of_equals_sklearn():
+    from sklearn.metrics import log_loss
+
+    P, y = _proba_problem()
+    sw = np.random.default_rng(0).uniform(0.2, 2.0, len(y))
+    p = P[:, 0].copy()
+    p[0] = [0.0, 1.0, 0.0]  # a zero probability for a true class: clipped, not -inf
+    assert log_loss_of(y, p, sw) == pytest.approx(log_loss(y, p, sample_weight=sw), rel=1e-12)
+
+
+def test_simplex_log_loss_beats_or_matches_brute_force_grid():
+    P, y = _proba_problem(1)
+
+    def loss(p):
+        return log_loss_of(y, p)
+
+    w = simplex_weights(P, loss)
+    assert np.all(w >= 0) and np.isclose(w.sum(), 1.0)
+    grid = list(_simplex_grid(3, 0.01))
+    losses = np.array([loss(combine(P, g)) for g in grid])
+    g_best = grid[int(np.argmin(losses))]
+    assert loss(combine(P, w)) <= losses.min() + 1e-9
+    # The clipped log loss of a mixture is convex in w: the optimum is next to the grid's best.
+    np.testing.assert_allclose(w, g_best, atol=0.02)
+
+
+def test_caruana_on_probabilities_against_brute_force_multisets():
+    P, y = _proba_problem(2)
+
+    def loss(p):
+        return log_loss_of(y, p)
+
+    size = 8
+    w, picks, traj = caruana_weights(P, loss, ensemble_size=size)
+    # Every multiset of at most `size` members (weights = counts / total), exhaustively.
+    best = np.inf
+    for total in range(1, size + 1):
+        for counts in itertools.product(range(total + 1), repeat=2):
+            if sum(counts) <= total:
+                c = np.array([*counts, total - sum(counts)]) / total
+                best = min(best, loss(combine(P, c)))
+    kept = loss(combine(P, w))
+    assert kept >= best - 1e-12  # greedy cannot beat the exhaustive search...
+    assert kept <= best + 0.002  # ...and on this problem it gets within 0.002 of it
+    assert kept <= min(loss(P[:, j]) for j in range(3)) + 1e-12
+
+
+def test_caruana_ties_on_auc_are_broken_by_log_loss():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.4).astype(int)
+    score = y + rng.normal(scale=1.0, size=400)
+    calibrated = 1 / (1 + np.exp(-(score - 0.5) * 2.0))
+    squashed = 0.5 + (calibrated - 0.5) * 0.05  # same ranking, far worse log loss
+    P = np.stack([np.column_stack([1 - p, p]) for p in (squashed, calibrated)], axis=1)
+
+    def auc_loss(p):
+        return -roc_auc_score(y, p[:, 1])
+
+    assert auc_loss(P[:, 0]) == auc_loss(P[:, 1])  # an exact tie on AUC
+    _, picks, _ = caruana_weights(P, auc_loss, ensemble_size=1)
+    assert picks == [0]  # without a tie-break: the lowest index
+    _, picks, _ = caruana_weights(P, auc_loss, ensemble_size=1,
+                                  tie_break=lambda p: log_loss_of(y, p))
+    assert picks == [1]
+
+
+def test_weighted_classifier_weights_come_from_oof_probabilities():
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.ensembles import WeightedEnsembleClassifier
+
+    X, y = make_classification(n_samples=300, n_informative=4, n_classes=3, random_state=0)
+    members = [("lr", LogisticRegression()), ("nb", GaussianNB()),
+               ("tree", DecisionTreeClassifier(max_depth=3, random_state=0))]
+    for method in ("simplex", "caruana"):
+        ens = WeightedEnsembleClassifier(members, method=method, cv=3, ensemble_size=10,
+                                         random_state=0).fit(X, y)
+        P = np.stack([ens.oof_predictions_[:, 3 * j:3 * j + 3] for j in range(3)], axis=1)
+        loss = make_loss("neg_log_loss", y, n_classes=3)
+        if method == "simplex":
+            ref = simplex_weights(P, loss)
+        else:
+            ref = caruana_weights(P, loss, 10, tie_break=loss)[0]
+        np.testing.assert_allclose(ens.weights_, ref)
+        assert ens.oof_score_ == pytest.approx(-log_loss_of(y, combine(P, ens.weights_)))
+        full = np.stack([e.predict_proba(X) for e in ens.estimators_], axis=1)
+        np.testing.assert_allclose(ens.predict_proba(X), combine(full, ens.weights_))

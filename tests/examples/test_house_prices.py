@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _example_helpers import assert_user_error, run_example
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SCRIPT = EXAMPLES / "house_prices.py"
@@ -17,6 +18,8 @@ SCRIPT = EXAMPLES / "house_prices.py"
 
 def _load_module():
     """Import the example as the module ``house_prices`` (as the script itself does)."""
+    if str(EXAMPLES) not in sys.path:  # the script imports examples/_common.py
+        sys.path.insert(0, str(EXAMPLES))
     if "house_prices" in sys.modules:
         return sys.modules["house_prices"]
     spec = importlib.util.spec_from_file_location("house_prices", SCRIPT)
@@ -30,13 +33,7 @@ hp = _load_module()
 
 
 def run_script(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_example(SCRIPT.name, *args, cwd=cwd, timeout=timeout)
 
 
 def make_kaggle_table(n: int, seed: int, with_target: bool = True, first_id: int = 1):
@@ -197,13 +194,7 @@ def test_kaggle_layout_train_and_submission(tmp_path):
 # -------------------------------------------------------------------------------------------------
 
 
-def _assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, proc.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+_assert_user_error = assert_user_error
 
 
 def test_missing_target_column(tmp_path):
