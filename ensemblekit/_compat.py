@@ -15,18 +15,10 @@ version number, so that a backport or a development build takes the right branch
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 from sklearn.base import _fit_context
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
-from sklearn.metrics._scorer import _MultimetricScorer
-from sklearn.model_selection._search import BaseSearchCV
-from sklearn.model_selection._validation import (
-    _fit_and_score,
-    _insert_error_scores,
-    _score,
-    _warn_or_raise_about_fit_failures,
-)
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Hidden, Interval, StrOptions
 from sklearn.utils.validation import (
@@ -57,6 +49,28 @@ __all__ = [
     "_score",
     "_warn_or_raise_about_fit_failures",
 ]
+
+# Names from modules that ``import ensemblekit.estimators`` does not otherwise load
+# (sklearn.ensemble pulls in the trees, neighbors and decompositions: 0.2 s), imported on
+# first use (PEP 562).
+_LAZY = {
+    "_BaseHeterogeneousEnsemble": "sklearn.ensemble._base",
+    "_MultimetricScorer": "sklearn.metrics._scorer",
+    "BaseSearchCV": "sklearn.model_selection._search",
+    "_fit_and_score": "sklearn.model_selection._validation",
+    "_insert_error_scores": "sklearn.model_selection._validation",
+    "_score": "sklearn.model_selection._validation",
+    "_warn_or_raise_about_fit_failures": "sklearn.model_selection._validation",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # 1.9 added ``allow_all_zero_weights`` (default False: all-zero weights raise); 1.6 to 1.8
 # accept all-zero weights silently.

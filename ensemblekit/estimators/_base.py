@@ -127,12 +127,12 @@ class BaseGD(RegressorMixin, BaseEstimator):
     def _validate_training_data(self, X, y, sample_weight, reset):
         """(X, y, sample_weight, whether X is known to be finite).
 
-        Stochastic solvers defer the NaN/inf check of a dense X: every training row's
-        prediction goes through the first epoch, where a non-finite entry makes it
-        non-finite, and a non-finite prediction is checked against X before it is
-        reported as divergence (``Problem.assert_finite_input``); rows that training does
-        not read are checked at once. That saves a read of X, a third of a per-sample
-        epoch's time.
+        Stochastic solvers defer the NaN/inf check of X (dense or CSR): every training
+        row's prediction goes through the first epoch, where a non-finite entry makes it
+        non-finite, and a non-finite prediction (or column statistic) is checked against X
+        before it is reported as divergence (``Problem.assert_finite_input``); rows that
+        training does not read are checked at once. That saves a read of X, a third of a
+        per-sample epoch's time.
         """
         defer = self._defers_finite_check()
         X, y = validate_data(
@@ -140,8 +140,6 @@ class BaseGD(RegressorMixin, BaseEstimator):
             y_numeric=True, multi_output=True, ensure_min_samples=2,
             ensure_all_finite=not defer,
         )
-        if defer and sp.issparse(X):
-            self._check_finite_x(X.data)
         if y.ndim == 2 and y.shape[1] != 1:
             raise ValueError(
                 f"{type(self).__name__} does not support multi-output targets: y has shape "
@@ -155,7 +153,7 @@ class BaseGD(RegressorMixin, BaseEstimator):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("The total sample weight is zero: nothing to fit.")
-        return X, y, sw, not (defer and not sp.issparse(X))
+        return X, y, sw, not defer
 
     @staticmethod
     def _train_split(sw, rng, cfg):

@@ -258,7 +258,9 @@ def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit
 
 
 # Columns of the per-column table of the CSR per-sample kernel (one row per feature).
-_W, _REC, _SINCE, _ISC = 0, 1, 2, 3
+_W, _REC, _SINCE, _ISC, _COLS = 0, 1, 2, 3, 4
+TABLE_AHEAD = 2
+TABLE_PREFETCH_BYTES = 1 << 19
 
 
 @njit(cache=True)
@@ -267,7 +269,7 @@ def _column_table(theta, q, pre, p):
     its received L1 penalty, the summed rate up to which it is current, and 1/s_j (its
     penalty weights are l1_unit / s_j and l2_unit / s_j^2). A step then touches one cache
     line per stored entry instead of one in each of six arrays."""
-    c = np.zeros((p, 4))
+    c = np.zeros((p, _COLS))
     for j in range(p):
         c[j, _W] = theta[j]
         c[j, _REC] = q[j]
@@ -318,10 +320,17 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
     lazy = has_pen and average_start == 0
     total = 0.0  # rates summed this epoch: the L2 flow owed since c[j, _SINCE]
     prefetch = not is_increasing(order)
+    # A table larger than the L2 cache is read at random: its rows for the stored entries
+    # of the row TABLE_AHEAD steps ahead are requested now.
+    prefetch_table = p * _COLS * 8 > TABLE_PREFETCH_BYTES
     for k in range(n):
         i = order[k]
         if prefetch:
             prefetch_csr_ahead(data, indices, indptr, order, k, n)
+        if prefetch_table and k + TABLE_AHEAD < n:
+            a = order[k + TABLE_AHEAD]
+            for r in range(indptr[a], indptr[a + 1]):
+                prefetch_row(c, indices[r])
         lr = sched.lr0 if const_lr else _scheduled_rate(sched, t, epoch + k / n)
         lo = indptr[i]
         hi = indptr[i + 1]

@@ -48,15 +48,18 @@ STOCHASTIC = [dict(solver="sgd", batch_size=1), dict(solver="sgd", batch_size=8)
 @pytest.mark.parametrize("params", STOCHASTIC, ids=lambda d: "-".join(map(str, d.values())))
 @pytest.mark.parametrize("where", [(0, 0), (25, 2), (49, 3)])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_deferred_finite_check_of_dense_x(params, where, bad):
-    """Stochastic solvers leave the NaN/inf check of a dense X to the first epoch's
-    predictions: every row position, every kind of step (and a held-out validation row)
-    still raises scikit-learn's message, for a fixed rate and for the data-derived one."""
+def test_deferred_finite_check_of_x(params, where, bad):
+    """Stochastic solvers leave the NaN/inf check of X to the first epoch's predictions and
+    the column statistics: every row position, every kind of step (and a held-out
+    validation row), dense or CSR, still raises scikit-learn's message, for a fixed rate
+    and for the data-derived one."""
     Xb = X.copy()
     Xb[where] = bad
-    for lr in (None, 1e-3):
-        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
-            GDRegressor(max_iter=3, learning_rate_init=lr, random_state=0, **params).fit(Xb, Y)
+    for data in (Xb, sp.csr_matrix(Xb)):
+        for lr in (None, 1e-3):
+            with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+                GDRegressor(max_iter=3, learning_rate_init=lr, random_state=0,
+                            **params).fit(data, Y)
 
 
 def test_deferred_finite_check_covers_rows_training_does_not_read():
