@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral
+from typing import TypeVar
 
 import numpy as np
 from sklearn.base import (
@@ -21,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Hidden, Interval, StrOptions, _fit_context
 from ._base import (
+    ArrayLike,
     ClassificationTask,
     RegressionTask,
     assemble_oof,
@@ -30,6 +32,8 @@ from ._base import (
     seed_unseeded,
     validate_X,
 )
+
+_Bag = TypeVar("_Bag", bound="_BaseKFoldBagging")
 
 
 class _BaseKFoldBagging(MetaEstimatorMixin, BaseEstimator):
@@ -55,7 +59,14 @@ class _BaseKFoldBagging(MetaEstimatorMixin, BaseEstimator):
         return task.default_cv(self.cv, self.random_state)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
+    def fit(
+        self: _Bag,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        groups: ArrayLike | None = None,
+    ) -> _Bag:
         """Fit one clone of ``estimator`` per fold.
 
         Parameters
@@ -222,7 +233,7 @@ class KFoldBaggingRegressor(RegressorMixin, _BaseKFoldBagging):
         return RepeatedKFold(n_splits=n_splits, n_repeats=n_repeats,
                              random_state=self.random_state)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Mean prediction of the fold models.
 
         Parameters
@@ -314,7 +325,7 @@ class KFoldBaggingClassifier(ClassifierMixin, _BaseKFoldBagging):
         return check
 
     @available_if(_has("predict_proba"))
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Mean class probabilities of the fold models.
 
         Parameters
@@ -329,7 +340,7 @@ class KFoldBaggingClassifier(ClassifierMixin, _BaseKFoldBagging):
         return self._task.full_proba(mean)
 
     @available_if(_has("decision_function"))
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Mean decision function of the fold models.
 
         Parameters
@@ -343,7 +354,7 @@ class KFoldBaggingClassifier(ClassifierMixin, _BaseKFoldBagging):
         scores = self._mean("decision_function", X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The class with the highest mean probability (or score).
 
         Parameters
@@ -363,7 +374,14 @@ class KFoldBaggingClassifier(ClassifierMixin, _BaseKFoldBagging):
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
 
-    def fit(self, X, y, sample_weight=None, *, groups=None):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        groups: ArrayLike | None = None,
+    ) -> KFoldBaggingClassifier:
         """Fit one clone of ``estimator`` per stratified fold.
 
         Parameters

@@ -13,6 +13,7 @@ written once, against the task interface.
 from __future__ import annotations
 
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -39,6 +40,10 @@ from .._compat import (
     _check_y,
     _safe_indexing,
 )
+
+# What fit and predict accept: arrays, lists, DataFrames, sparse matrices (the alias of
+# ensemblekit.estimators, repeated so that importing the ensembles does not import them).
+ArrayLike = np.ndarray | Any
 
 
 def _is_dataframe(X) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import TypeVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -11,6 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.deprecation import deprecated
 
 from .._compat import Interval, StrOptions, _fit_context
+from ._base import ArrayLike
 from ._stacking import (
     StackingCVClassifier,
     _BaseStacking,
@@ -18,6 +20,7 @@ from ._stacking import (
     _RegressorStackingMixin,
 )
 
+_Blend = TypeVar("_Blend", bound="_BaseBlending")
 _HOLDOUT = "the training part of the holdout split"
 
 
@@ -67,7 +70,9 @@ class _BaseBlending(_BaseStacking):
         return [(train, hold)], [_HOLDOUT]
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self: _Blend, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> _Blend:
         """Fit the members on the training part and the meta-learner on the holdout.
 
         Parameters

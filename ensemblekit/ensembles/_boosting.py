@@ -21,7 +21,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _fit_context, _safe_indexing
-from ._base import _is_dataframe, prepare_fit, validate_X
+from ._base import ArrayLike, _is_dataframe, prepare_fit, validate_X
 from ._device import resolve_device
 
 # Our name -> (XGBoost name, LightGBM name): the one place where the two libraries' parameter
@@ -706,7 +706,9 @@ class BoostingRegressor(RegressorMixin, _BaseBoosting):
                _SHARED_ATTRS_DOC % ("xgboost.XGBRegressor or lightgbm.LGBMRegressor", "rmse"))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> BoostingRegressor:
         """Fit the booster, holding out ``validation_fraction`` of the rows for early stopping.
 
         Parameters
@@ -723,7 +725,7 @@ class BoostingRegressor(RegressorMixin, _BaseBoosting):
         """
         return self._fit(X, y, sample_weight)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict with the first ``best_iteration_`` trees.
 
         Parameters
@@ -845,7 +847,9 @@ class BoostingClassifier(ClassifierMixin, _BaseBoosting):
         return cw if sample_weight is None else cw * sample_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> BoostingClassifier:
         """Fit the booster, holding out a stratified ``validation_fraction`` for early stopping.
 
         Parameters
@@ -862,7 +866,7 @@ class BoostingClassifier(ClassifierMixin, _BaseBoosting):
         """
         return self._fit(X, y, sample_weight)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities from the first ``best_iteration_`` trees.
 
         Parameters
@@ -878,7 +882,7 @@ class BoostingClassifier(ClassifierMixin, _BaseBoosting):
         # The libraries compute in float32: rows would sum to 1 only to ~1e-7.
         return proba / proba.sum(axis=1, keepdims=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class label.
 
         Parameters

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from .._compat import Interval, _check_sample_weight, _fit_context
+from ._base import ArrayLike
 
 
 class NonNegativeRidgeCV(RegressorMixin, BaseEstimator):
@@ -73,7 +74,9 @@ class NonNegativeRidgeCV(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> NonNegativeRidgeCV:
         """Choose ``alpha`` by leave-one-out, then solve the non-negative ridge problem.
 
         Parameters
@@ -109,7 +112,7 @@ class NonNegativeRidgeCV(RegressorMixin, BaseEstimator):
         self.intercept_ = y_mean - float(x_mean @ self.coef_)
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict ``X @ coef_ + intercept_``.
 
         Parameters

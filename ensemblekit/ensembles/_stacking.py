@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils.metaestimators import available_if
@@ -9,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, StrOptions, _fit_context, _safe_indexing
 from ._base import (
+    ArrayLike,
     BaseOOFEnsemble,
     fit_meta_learner,
     meta_features,
@@ -20,6 +24,8 @@ from ._meta import NonNegativeRidgeCV, _NonNegativeLogisticCV
 # Probabilities are clipped to [_EPS, 1 - _EPS] before their log-odds are taken: a member that
 # says 0 exactly would otherwise give -inf, and 1e-6 is far below any calibrated probability.
 _EPS = 1e-6
+
+_Stack = TypeVar("_Stack", bound="_BaseStacking")
 
 
 def log_odds(P: np.ndarray, methods, widths) -> np.ndarray:
@@ -98,7 +104,14 @@ class _BaseStacking(BaseOOFEnsemble):
         return self
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
+    def fit(
+        self: _Stack,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        groups: ArrayLike | None = None,
+    ) -> _Stack:
         """Cross-fit the members, train the meta-learner on their out-of-fold columns.
 
         Parameters
@@ -118,7 +131,7 @@ class _BaseStacking(BaseOOFEnsemble):
         """
         return self._fit(X, y, sample_weight, groups)
 
-    def predict_members(self, X):
+    def predict_members(self, X: ArrayLike) -> np.ndarray:
         """The members' columns for ``X``: predictions, or class probabilities (scores).
 
         Parameters
@@ -152,7 +165,7 @@ class _BaseStacking(BaseOOFEnsemble):
 class _RegressorStackingMixin:
     """``predict`` of a regression stack or blend."""
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predict with the meta-learner on the members' predictions.
 
         Parameters
@@ -291,7 +304,7 @@ class _ClassifierStackingMixin:
     """``predict``/``predict_proba``/``decision_function`` of a classification stack."""
 
     @available_if(_final_has("predict_proba"))
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities from the meta-learner.
 
         Parameters
@@ -307,7 +320,7 @@ class _ClassifierStackingMixin:
         return self.final_estimator_.predict_proba(Z)
 
     @available_if(_final_has("decision_function"))
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """The meta-learner's class scores.
 
         Parameters
@@ -321,7 +334,7 @@ class _ClassifierStackingMixin:
         Z = self._final_input(X)
         return self.final_estimator_.decision_function(Z)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The predicted class labels (the meta-learner's, decoded).
 
         Parameters
@@ -454,7 +467,9 @@ class StackingCVClassifier(_ClassifierStackingMixin, ClassifierMixin, _BaseStack
         self.random_state = random_state
         self.verbose = verbose
 
-def make_stacking_layers(layers, final_estimator=None, **kwargs):
+def make_stacking_layers(
+    layers: Sequence[list[tuple[str, Any]]], final_estimator: Any = None, **kwargs: Any
+) -> StackingCVRegressor | StackingCVClassifier:
     """Build a multi-layer stack from a list of layers by nesting stacks.
 
     Layer ``i + 1`` is trained, with its own folds, on the out-of-fold predictions of layer

@@ -39,7 +39,9 @@ def combine(P: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.tensordot(np.asarray(w, dtype=np.float64), np.moveaxis(P, 1, 0), axes=1)
 
 
-def log_loss_of(y: np.ndarray, proba: np.ndarray, sample_weight=None) -> float:
+def log_loss_of(
+    y: np.ndarray, proba: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
     """Log loss of class probabilities for codes ``y`` in ``0..K-1``, rows renormalized.
 
     Equals ``sklearn.metrics.log_loss(y, proba, sample_weight=sample_weight)`` (probabilities
@@ -70,7 +72,9 @@ def log_loss_of(y: np.ndarray, proba: np.ndarray, sample_weight=None) -> float:
     return float(np.average(per_row, weights=sample_weight))
 
 
-def nnls_weights(P: np.ndarray, y: np.ndarray, sample_weight=None) -> np.ndarray:
+def nnls_weights(
+    P: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
     """Non-negative least squares weights, no intercept: ``argmin_{w >= 0} ||sqrt(s)(y - Pw)||``.
 
     Parameters
@@ -102,7 +106,7 @@ def nnls_weights(P: np.ndarray, y: np.ndarray, sample_weight=None) -> np.ndarray
     return w
 
 
-def simplex_weights(P: np.ndarray, loss: Loss, init=None) -> np.ndarray:
+def simplex_weights(P: np.ndarray, loss: Loss, init: np.ndarray | None = None) -> np.ndarray:
     """Weights on the simplex (``w >= 0``, ``sum(w) = 1``) minimizing ``loss(P @ w)``.
 
     SLSQP from several starts (uniform, every single member, and ``init`` if given), keeping

@@ -10,7 +10,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import Interval, StrOptions, _fit_context
-from ._base import BaseOOFEnsemble, prepare_fit
+from ._base import ArrayLike, BaseOOFEnsemble, prepare_fit
 from ._weight_optim import caruana_weights, combine, log_loss_of, nnls_weights, simplex_weights
 
 
@@ -150,7 +150,14 @@ class WeightedEnsembleRegressor(RegressorMixin, BaseOOFEnsemble):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        groups: ArrayLike | None = None,
+    ) -> WeightedEnsembleRegressor:
         """Cross-fit the members and optimize the weights on their OOF predictions.
 
         Parameters
@@ -180,7 +187,7 @@ class WeightedEnsembleRegressor(RegressorMixin, BaseOOFEnsemble):
         self.oof_score_ = -loss(P @ self.weights_)
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Weighted sum of the member predictions.
 
         Parameters
@@ -306,7 +313,14 @@ class WeightedEnsembleClassifier(ClassifierMixin, BaseOOFEnsemble):
         return np.stack([self._task.full_proba(b) for b in blocks], axis=1)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, sample_weight=None, *, groups=None):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        groups: ArrayLike | None = None,
+    ) -> WeightedEnsembleClassifier:
         """Cross-fit the members and optimize the weights on their OOF probabilities.
 
         Parameters
@@ -340,7 +354,7 @@ class WeightedEnsembleClassifier(ClassifierMixin, BaseOOFEnsemble):
         self.oof_score_ = -loss(combine(P, self.weights_))
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Weighted average of the members' class probabilities.
 
         Parameters
@@ -355,7 +369,7 @@ class WeightedEnsembleClassifier(ClassifierMixin, BaseOOFEnsemble):
         _, P = self._predict_members(X)
         return combine(self._member_probas(P), self.weights_)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The class with the highest averaged probability.
 
         Parameters
