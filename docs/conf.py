@@ -50,6 +50,8 @@ sphinx_gallery_conf = {
     # is rendered without running it (its --quick run alone takes up to two minutes, and
     # tests/examples runs it anyway); the user guide shows its saved figures.
     "filename_pattern": r"/(lr_schedules|bayes_vs_random|stacking_vs_sklearn)\.py$",
+    # _common.py is the examples' shared helpers, not an example.
+    "ignore_pattern": r"(__init__|_common)\.py$",
     "reset_argv": "_gallery.example_argv",
     "abort_on_example_error": True,
     "download_all_examples": False,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from typing import TYPE_CHECKING
 
 from sklearn.base import _fit_context
 from sklearn.utils import _safe_indexing
@@ -28,6 +29,17 @@ from sklearn.utils.validation import (
     _check_y,
 )
 from sklearn.utils.validation import _check_sample_weight as _sklearn_check_sample_weight
+
+if TYPE_CHECKING:  # at run time these load on first use (``_LAZY`` below)
+    from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
+    from sklearn.metrics._scorer import _MultimetricScorer
+    from sklearn.model_selection._search import BaseSearchCV
+    from sklearn.model_selection._validation import (
+        _fit_and_score,
+        _insert_error_scores,
+        _score,
+        _warn_or_raise_about_fit_failures,
+    )
 
 __all__ = [
     "BaseSearchCV",

@@ -1,4 +1,7 @@
-"""Credit risk: preprocess, tune, stack and compare classifiers against scikit-learn baselines.
+"""Credit risk: the classification workflow
+=========================================
+
+Credit risk: preprocess, tune, stack and compare classifiers against scikit-learn baselines.
 
 The classification counterpart of ``house_prices.py``. It runs the whole workflow on a table of
 loan applicants with good or bad credit:
@@ -514,7 +517,7 @@ def plot_reliability(shown: list[Result], codes, classes, positive, path: Path) 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = ArgParser(description=__doc__.split("\n\n")[0],
+    p = ArgParser(description=__doc__.split("\n\n")[1] if __doc__ else None,
                   formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small searches and ensembles (< 2 min)")
     p.add_argument("--dataset", choices=["credit", "hpc"], default="credit",

@@ -368,7 +368,7 @@ class KFoldBaggingClassifier(ClassifierMixin, _BaseKFoldBagging):
         check_is_fitted(self, "estimators_")
         if self.oof_method_ == "predict_proba":
             proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+            return self.classes_[np.argmax(proba, axis=1)]
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]

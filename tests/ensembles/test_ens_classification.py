@@ -272,3 +272,20 @@ def test_pickled_classification_stack_predicts_the_same():
     stack = StackingCVClassifier(_members(), cv=3, refit="average", random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(stack))
     np.testing.assert_array_equal(again.predict_proba(X), stack.predict_proba(X))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_kfold_bagging_of_a_score_only_classifier_predicts_from_the_mean_scores(n_classes):
+    """A member without predict_proba (as LinearSVC): predict takes the class of the highest
+    mean decision value over the fold models."""
+    from ensemblekit.ensembles import KFoldBaggingClassifier
+
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4,
+                               n_classes=n_classes, random_state=0)
+    bag = KFoldBaggingClassifier(ScoreOnlyClassifier(), random_state=0).fit(X, y)
+    scores = np.mean([m.decision_function(X) for m in bag.estimators_], axis=0)
+    if n_classes == 2:
+        expected = bag.classes_[(scores > 0).astype(int)]
+    else:
+        expected = bag.classes_[np.argmax(scores, axis=1)]
+    np.testing.assert_array_equal(bag.predict(X), expected)
