@@ -475,10 +475,12 @@ def fista_block(kind, gram, rd, pre, loss, pen, train, n_eff, p, fit_intercept, 
 def centered_gram(prob):
     """G~ = X~^T S X~ / n, c~ = X~^T S y~ / n and y~^T S y~ / n over the training rows.
 
-    Dense X is centred and scaled in float64 row chunks of at most 1/16 of X (so float32
-    X is never upcast whole and raw columns such as years lose no digits to
-    cancellation); CSR X is scaled without densifying and centred by the rank-one
-    correction (sparse columns rarely carry large offsets).
+    Dense float64 X with equal weights and moderate column offsets goes through one BLAS
+    product on X itself, centred after by the rank-one correction; otherwise dense X is
+    centred and scaled in float64 row chunks of at most 1/16 of X (so float32 X is never
+    upcast whole and raw columns such as years lose no digits to cancellation); CSR X is
+    scaled without densifying and centred by the rank-one correction (sparse columns
+    rarely carry large offsets).
     """
     pre = prob.pre
     X, rows, sw = prob.X, prob.train, prob.sw
@@ -499,24 +501,57 @@ def centered_gram(prob):
             c -= mean * ys
         G *= np.outer(isc, isc) / n
         c *= isc / n
+    elif _rank_one_centering(prob):
+        # One BLAS product on X itself, centred afterwards: no copy of X.
+        w = float(sw[rows[0]])
+        G = X.T @ X
+        xs = X.T @ np.full(n, w)
+        c = X.T @ (w * y)
+        G *= w
+        if pre.centered:
+            G -= np.outer(xs, mean) + np.outer(mean, xs) - (w * n) * np.outer(mean, mean)
+            c -= mean * float(np.sum(w * y))
+        G *= np.outer(isc, isc) / n
+        c *= isc / n
     else:
-        chunk = max(256, X.nbytes // 16 // (8 * max(p, 1)))
+        chunk = min(rows.shape[0], max(256, X.nbytes // 16 // (8 * max(p, 1))))
         G = np.zeros((p, p))
         c = np.zeros(p)
+        buf = np.empty((chunk, p))
+        all_rows = rows.shape[0] == X.shape[0]
         for start in range(0, rows.shape[0], chunk):
-            idx = rows[start:start + chunk]
-            Xb = X[idx].astype(np.float64)
-            if pre.centered:
-                Xb -= mean
+            stop = min(start + chunk, rows.shape[0])
+            Xb = buf[: stop - start]
+            idx = slice(start, stop) if all_rows else rows[start:stop]
+            np.subtract(X[idx], mean if pre.centered else 0.0, out=Xb)
             Xb *= isc
-            root = np.sqrt(sw[idx])
             c += Xb.T @ (sw[idx] * y[idx])
-            Xb *= root[:, None]
+            Xb *= np.sqrt(sw[idx])[:, None]
             G += Xb.T @ Xb
         G /= n
         c /= n
     yy = float(np.sum(sw * y * y)) / n
     return G, c, yy
+
+
+# Largest |m_j / s_j| for which the Gram matrix is centred after the product: the
+# subtraction then loses about eps * (m_j / s_j)^2 of a standardized entry (< 1e-13).
+RANK_ONE_MAX_OFFSET = 30.0
+
+
+def _rank_one_centering(prob) -> bool:
+    """Whether ``centered_gram`` may take X^T X on X itself and centre it by the rank-one
+    correction: float64 rows (all of them), equal weights, offsets within
+    ``RANK_ONE_MAX_OFFSET`` standard deviations (raw columns such as years are not)."""
+    X, rows, sw = prob.X, prob.train, prob.sw
+    if (prob.is_sparse or X.dtype != np.float64 or rows.shape[0] != X.shape[0]
+            or not X.flags.c_contiguous):
+        return False
+    if not np.all(sw == sw[0]):
+        return False
+    pre = prob.pre
+    return not pre.centered or float(np.max(np.abs(pre.mean * pre.inv_scale),
+                                            initial=0.0)) <= RANK_ONE_MAX_OFFSET
 
 
 def standardized_column_means(prob) -> np.ndarray:
@@ -783,12 +818,11 @@ class FistaSolver:
                 "FISTA met a non-finite objective: the data overflow the floating-point "
                 "range (rescale X or y)."
             )
-        records = []
-        for k in range(n_done):
-            records.append(EpochRecord(objective=float(out[0, k]), loss=float(out[1, k]),
-                                       grad_norm=float(out[3, k]) * _grad_unit(prob),
-                                       learning_rate=float(state.sc[SC_STEP]),
-                                       certificate=float(out[2, k])))
+        unit, step = _grad_unit(prob), float(state.sc[SC_STEP])
+        obj, loss, cert, grad = (out[i, :n_done].tolist() for i in range(4))
+        records = [EpochRecord(objective=obj[k], loss=loss[k], grad_norm=grad[k] * unit,
+                               learning_rate=step, certificate=cert[k])
+                   for k in range(n_done)]
         if status == 1 and records:
             records[-1].converged = True
         elif status == 2 and records:

@@ -106,6 +106,7 @@ class TrainingLoop:
     def run(self) -> dict:
         """Train; returns {"n_iter", "converged", "stopped_by", "best_iteration", "theta"}."""
         prob, solver, state = self.prob, self.solver, self.state
+        self._objective_scale = prob.pre.objective_scale
         interactive = bool(self.validation is not None or self.callbacks or self.verbose)
         base = len(self.history["objective"])
         n_iter = 0
@@ -161,10 +162,10 @@ class TrainingLoop:
 
     # ---------------------------------------------------------------- pieces
     def _append(self, rec, val_loss, val_score):
-        orig = self.prob.original
+        scale = self._objective_scale  # (prob.original, without a call per record)
         h = self.history
-        h["objective"].append(float(orig(rec.objective)))
-        h["loss"].append(float(orig(rec.loss)))
+        h["objective"].append(float(rec.objective * scale))
+        h["loss"].append(float(rec.loss * scale))
         h["validation_loss"].append(val_loss)
         h["validation_score"].append(val_score)
         h["learning_rate"].append(float(rec.learning_rate))

@@ -574,12 +574,36 @@ def test_fista_matches_numpy(loss, kind, sparse):
         np.testing.assert_allclose(zx, X @ (x[:p] / prob.pre.scale), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_centered_gram_matches_numpy(sparse):
+@pytest.mark.parametrize("case", ["sparse", "weighted", "equal_weights", "large_offsets",
+                                  "float32", "subset"])
+def test_centered_gram_matches_numpy(case):
+    """Every way ``centered_gram`` builds the matrix: CSR, chunked centring (weights,
+    offsets of 1e5 standard deviations, float32, a subset of rows) and the product on X
+    itself centred by the rank-one correction (equal weights, moderate offsets)."""
+    from ensemblekit.estimators._fista import _rank_one_centering
+
+    sparse = case == "sparse"
     X, y, sw = _small_problem(n=80, p=6, sparse=sparse, scales=SCALES)
-    prob = _problem(sp.csr_matrix(X) if sparse else X, y, sw, 0.0, 0.0, loss="squared_error")
-    Xt, yt = _standardized(prob, X)
-    s = prob.sw / prob.n_train
+    if case in ("equal_weights", "large_offsets", "subset"):
+        sw = np.ones_like(sw)
+    if case == "large_offsets":
+        X[:, 2] += 1e5 * X[:, 2].std()
+    if case == "float32":
+        X = X.astype(np.float32)
+    data = sp.csr_matrix(X) if sparse else X
+    if case == "subset":
+        rows = np.arange(0, 80, 3)
+        prob = Problem(data, y, sw, rows, Datafit("squared_error", 0.5), 0.0, 0.0)
+        X, y, sw = X[rows], y[rows], sw[rows]
+        keep = np.zeros(80, bool)
+        keep[rows] = True
+    else:
+        prob = _problem(data, y, sw, 0.0, 0.0, loss="squared_error")
+        keep = np.ones(80, bool)
+    assert _rank_one_centering(prob) == (case == "equal_weights")
+    Xt = (np.asarray(X, dtype=np.float64) - prob.pre.mean) / prob.pre.scale
+    yt = np.asarray(prob.y, dtype=np.float64)[keep]
+    s = prob.sw[keep] / prob.n_train
     G, c, yy = centered_gram(prob)
     np.testing.assert_allclose(G, Xt.T @ (s[:, None] * Xt), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(c, Xt.T @ (s * yt), rtol=1e-9, atol=1e-12)
