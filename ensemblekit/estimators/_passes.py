@@ -96,11 +96,13 @@ def csr_rows_loss_grad(data, indices, indptr, y, sw, u, p, code, eps, q, lo, hi,
     """sum_i s_i phi(x_i.v + c) over CSR rows lo <= i < hi of non-zero weight, and the raw
     gradient sum_i s_i phi'_i (x_i, 1) added to ``grad``. Releases the GIL."""
     total = 0.0
+    c = u[p]
     for i in range(lo, hi):
-        if sw[i] == 0.0:
+        si = sw[i]
+        if si == 0.0:
             continue
-        pred = csr_dot(data, indices, indptr, i, u) + u[p]
-        value, dl = _row_share(code, y[i], sw[i], pred, eps, q, True)
+        pred = csr_dot(data, indices, indptr, i, u) + c
+        value, dl = _row_share(code, y[i], si, pred, eps, q, True)
         total += value
         if dl != 0.0:
             csr_axpy(data, indices, indptr, i, dl, grad)

@@ -116,6 +116,11 @@ class TrainingLoop:
         while n_iter < self.max_iter:
             block = 1 if interactive else self.max_iter - n_iter
             records = solver.run(prob, state, block, interactive)
+            if not interactive and records:
+                # Nothing to do between records: all but the last in one go.
+                self._extend(records[:-1])
+                n_iter += len(records) - 1
+                records = records[-1:]
             for rec in records:
                 n_iter += 1
                 val_loss = val_score = None
@@ -161,6 +166,18 @@ class TrainingLoop:
         return result
 
     # ---------------------------------------------------------------- pieces
+    def _extend(self, records):
+        """``_append`` of records without validation values (a solver's block)."""
+        scale = self._objective_scale
+        h = self.history
+        h["objective"].extend([float(r.objective * scale) for r in records])
+        h["loss"].extend([float(r.loss * scale) for r in records])
+        h["validation_loss"].extend([None] * len(records))
+        h["validation_score"].extend([None] * len(records))
+        h["learning_rate"].extend([float(r.learning_rate) for r in records])
+        h["grad_norm"].extend([float(r.grad_norm) for r in records])
+        h["certificate"].extend([r.certificate for r in records])
+
     def _append(self, rec, val_loss, val_score):
         scale = self._objective_scale  # (prob.original, without a call per record)
         h = self.history
