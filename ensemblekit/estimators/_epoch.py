@@ -61,7 +61,7 @@ from ._optimizers import ADAMW, SGD, bias_corrections, optimizer_step
 from ._passes import rows_loss_grad
 from ._penalties import soft_threshold
 from ._prefetch import prefetch_row
-from ._rows import FASTMATH, PREFETCH_AHEAD, is_increasing, prefetch_csr_ahead
+from ._rows import FASTMATH, PREFETCH_AHEAD, dense_dot, is_increasing, prefetch_csr_ahead
 from ._schedules import CONSTANT, SP_WARMUP, learning_rate_at
 
 # Layout of the scalar state array ``st`` shared with the solver.
@@ -110,14 +110,6 @@ def _l1_clip(w, received, owed):
     a = abs(w) - (owed + sgn * received)
     nw = sgn * (0.5 * (a + abs(a)))
     return nw, received + (nw - w)
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def _raw_dot(Xd, i, v, p):
-    s = 0.0
-    for j in range(p):
-        s += Xd[i, j] * v[j]
-    return s
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -224,7 +216,7 @@ def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit
             if ahead != i + PREFETCH_AHEAD:
                 prefetch_row(Xd, ahead)
         lr = sched.lr0 if const_lr else _scheduled_rate(sched, t, epoch + k / n)
-        pred = _raw_dot(Xd, i, v, p) + (b - mv)
+        pred = dense_dot(Xd, i, v, p) + (b - mv)
         if not math.isfinite(pred):
             status = 1
             break

@@ -126,34 +126,22 @@ def rows_lin(Xd, data, indices, indptr, is_sparse, y, sw, order, u, p, code, eps
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def _dense_rows_grad_lin(Xd, y, sw, order, z, c, p, code, eps, q, grad):
-    total = 0.0
-    for k in range(order.shape[0]):
-        i = order[k]
-        value, dl = _row_share(code, y[i], sw[i], z[i] + c, eps, q, True)
-        total += value
-        if dl != 0.0:
-            dense_axpy(Xd, i, dl, grad, p)
-            grad[p] += dl
-    return total
-
-
 @njit(cache=True)
 def rows_grad_lin(Xd, data, indices, indptr, is_sparse, y, sw, order, z, c, p, code, eps, q,
                   grad):
     """sum_i s_i phi_i and grad = sum_i s_i phi'_i (x_i, 1) at predictions z + c: axpys
     only (the products x_i.v are given)."""
     grad[:] = 0.0
-    if not is_sparse:
-        return _dense_rows_grad_lin(Xd, y, sw, order, z, c, p, code, eps, q, grad)
     total = 0.0
     for k in range(order.shape[0]):
         i = order[k]
         value, dl = _row_share(code, y[i], sw[i], z[i] + c, eps, q, True)
         total += value
         if dl != 0.0:
-            csr_axpy(data, indices, indptr, i, dl, grad)
+            if is_sparse:
+                csr_axpy(data, indices, indptr, i, dl, grad)
+            else:
+                dense_axpy(Xd, i, dl, grad, p)
             grad[p] += dl
     return total
 
