@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from .._compat import _check_sample_weight, _fit_context
 from ._datafits import Datafit
 from ._fista import FistaSolver
+from ._multi_output import fit_multi_output
 from ._optimizers import HP_SIZE, SGD, SOLVER_CODES
 from ._problem import STATS_ROWS, Problem
 from ._schedules import SCHEDULE_CODES, default_milestones
@@ -108,6 +109,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    # Whether y of shape (n, K) is fitted (the twins, with the K-output solver).
+    _multi_output = False
+
     def _gd_config(self, sample_weight_sum: float) -> GDConfig:  # pragma: no cover
         raise NotImplementedError
 
@@ -140,6 +144,16 @@ class BaseGD(RegressorMixin, BaseEstimator):
             y_numeric=True, multi_output=True, ensure_min_samples=2,
             ensure_all_finite=not defer,
         )
+        if y.ndim == 2 and y.shape[1] != 1 and self._multi_output:
+            if not np.isfinite(y).all():
+                raise ValueError(f"y does not fit in {X.dtype} (non-finite after conversion).")
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+            if not sw.sum() > 0:
+                raise ValueError("The total sample weight is zero: nothing to fit.")
+            if defer:
+                self._check_finite_x(X)
+            return X, np.ascontiguousarray(y, dtype=X.dtype), sw, True
         if y.ndim == 2 and y.shape[1] != 1:
             raise ValueError(
                 f"{type(self).__name__} does not support multi-output targets: y has shape "
@@ -269,6 +283,9 @@ class BaseGD(RegressorMixin, BaseEstimator):
         X, y, sw, finite = self._validate_training_data(X, y, sample_weight, reset=True)
         cfg = self._gd_config(float(sw.sum()))
         self._check_config(cfg)
+        if y.ndim == 2:
+            fit_multi_output(self, X, y, sw, cfg, coef_init, intercept_init)
+            return self
         rng = check_random_state(cfg.random_state)
         train_idx, val_idx = self._train_split(sw, rng, cfg)
         prob = self._problem(X, y, sw, train_idx, cfg, rng, finite=finite)
@@ -298,6 +315,10 @@ class BaseGD(RegressorMixin, BaseEstimator):
     def _partial_fit(self, X, y, sample_weight):
         first = not hasattr(self, "_gd")
         X, y, sw, finite = self._validate_training_data(X, y, sample_weight, reset=first)
+        if y.ndim == 2 or (not first and np.ndim(self.coef_) == 2):
+            raise ValueError(
+                f"partial_fit of {type(self).__name__} takes a single-output target; "
+                "multi-output targets (y of shape (n, K)) are fitted by fit only.")
         cfg = self._gd_config(float(sw.sum()))
         cfg.early_stopping = False
         self._check_config(cfg)
@@ -379,13 +400,16 @@ class BaseGD(RegressorMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data (dense or CSR; float32 stays float32 where the solver allows).
-        y : array-like of shape (n_samples,)
-            Target values (a single output).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values. Several columns only for the scikit-learn twins
+            (``GDLinearRegression``, ``GDRidge``, ``GDLasso``, ``GDElasticNet``) with
+            ``solver="fista"``: their objective summed over the columns, solved jointly.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights s_i of the objective.
-        coef_init : array-like of shape (n_features,), default=None
+        coef_init : array-like of shape (n_features,) or (n_targets, n_features), \
+default=None
             Initial coefficients (original units).
-        intercept_init : float or array-like of shape (1,), default=None
+        intercept_init : float or array-like of shape (1,) or (n_targets,), default=None
             Initial intercept.
 
         Returns
@@ -436,11 +460,14 @@ class BaseGD(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            ``X @ coef_ + intercept_``.
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            ``X @ coef_ + intercept_`` (``X @ coef_.T + intercept_`` for a model fitted
+            on a multi-output target).
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, accept_sparse="csr",
                           dtype=[np.float64, np.float32])
         coef = self.coef_.astype(X.dtype, copy=False)
+        if coef.ndim == 2:  # K outputs
+            return np.asarray(X @ coef.T) + self.intercept_.astype(X.dtype, copy=False)
         return np.asarray(X @ coef).ravel() + X.dtype.type(self.intercept_)

@@ -65,9 +65,9 @@ _SHARED_DOC = """
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features,)
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Coefficients.
-    intercept_ : float
+    intercept_ : float or ndarray of shape (n_targets,)
         Intercept.
     n_iter_ : int
         Epochs (FISTA iterations) run by the last ``fit``.
@@ -94,6 +94,14 @@ def _alpha_doc(name: str) -> str:
 
 class _GDTwin(BaseGD):
     """Shared parameters and fit/partial_fit of the scikit-learn twins."""
+
+    # y of shape (n, K), as scikit-learn's linear models (``_multi_output``).
+    _multi_output = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
@@ -160,7 +168,8 @@ class GDLinearRegression(_GDTwin):
     __doc__ = r"""Least squares fitted by first-order methods; twin of ``LinearRegression``.
 
     Minimizes :math:`\sum_i s_i (y_i - x_i^\top w - b)^2` (sample weights :math:`s_i`).
-    Multi-output targets are not supported.
+    A target y of shape (n, K) is fitted jointly, the objective summed over its columns
+    (``solver="fista"``).
 
     Parameters
     ----------
@@ -192,7 +201,8 @@ class GDRidge(_PenalizedTwin):
     Minimizes :math:`\sum_i s_i (y_i - x_i^\top w - b)^2 + \alpha \|w\|_2^2`, scikit-learn's
     Ridge objective, i.e. ``GDRegressor`` with ``penalty="l2"`` and
     ``alpha / sum(sample_weight)`` (with ``partial_fit``, the weight of the data passed in
-    that call). Multi-output targets are not supported.
+    that call). A target of shape (n, K) sums the objective over its columns
+    (``solver="fista"``).
 
     Parameters
     ----------
@@ -217,7 +227,8 @@ class GDLasso(_PenalizedTwin):
 
     Minimizes :math:`\frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top w - b)^2
     + \alpha \|w\|_1` (scikit-learn's Lasso objective, :math:`\frac{1}{2n}\|y - Xw - b\|^2
-    + \alpha \|w\|_1` without weights). Multi-output targets are not supported.
+    + \alpha \|w\|_1` without weights). A target of shape (n, K) sums the objective
+    over its columns (``solver="fista"``).
 
     Parameters
     ----------
@@ -245,8 +256,8 @@ class GDElasticNet(_PenalizedTwin):
     Minimizes :math:`\frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top w - b)^2
     + \alpha \rho \|w\|_1 + \frac{\alpha (1 - \rho)}{2} \|w\|_2^2` with :math:`\rho` =
     ``l1_ratio`` (scikit-learn's ElasticNet objective). ``partial_fit`` runs one epoch
-    (one FISTA iteration), e.g. for Hyperband over epochs. Multi-output targets are not
-    supported.
+    (one FISTA iteration), e.g. for Hyperband over epochs. A target of shape (n, K) sums
+    the objective over its columns (``solver="fista"``, ``fit`` only).
 
     Parameters
     ----------
