@@ -168,7 +168,7 @@ class GDLinearRegression(_GDTwin):
     __doc__ = r"""Least squares fitted by first-order methods; twin of ``LinearRegression``.
 
     Minimizes :math:`\sum_i s_i (y_i - x_i^\top w - b)^2` (sample weights :math:`s_i`).
-    A target y of shape (n, K) is fitted jointly, the objective summed over its columns
+    A multi-output y of shape (n, K) is fitted jointly, the objective summed over its columns
     (``solver="fista"``).
 
     Parameters
@@ -201,7 +201,7 @@ class GDRidge(_PenalizedTwin):
     Minimizes :math:`\sum_i s_i (y_i - x_i^\top w - b)^2 + \alpha \|w\|_2^2`, scikit-learn's
     Ridge objective, i.e. ``GDRegressor`` with ``penalty="l2"`` and
     ``alpha / sum(sample_weight)`` (with ``partial_fit``, the weight of the data passed in
-    that call). A target of shape (n, K) sums the objective over its columns
+    that call). A multi-output y (n, K) sums the objective over its columns
     (``solver="fista"``).
 
     Parameters
@@ -227,7 +227,7 @@ class GDLasso(_PenalizedTwin):
 
     Minimizes :math:`\frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top w - b)^2
     + \alpha \|w\|_1` (scikit-learn's Lasso objective, :math:`\frac{1}{2n}\|y - Xw - b\|^2
-    + \alpha \|w\|_1` without weights). A target of shape (n, K) sums the objective
+    + \alpha \|w\|_1` without weights). A multi-output y (n, K) sums the objective
     over its columns (``solver="fista"``).
 
     Parameters
@@ -256,7 +256,7 @@ class GDElasticNet(_PenalizedTwin):
     Minimizes :math:`\frac{1}{2 \sum_i s_i} \sum_i s_i (y_i - x_i^\top w - b)^2
     + \alpha \rho \|w\|_1 + \frac{\alpha (1 - \rho)}{2} \|w\|_2^2` with :math:`\rho` =
     ``l1_ratio`` (scikit-learn's ElasticNet objective). ``partial_fit`` runs one epoch
-    (one FISTA iteration), e.g. for Hyperband over epochs. A target of shape (n, K) sums
+    (one FISTA iteration), e.g. for Hyperband over epochs. A multi-output y (n, K) sums
     the objective over its columns (``solver="fista"``, ``fit`` only).
 
     Parameters
