@@ -117,10 +117,16 @@ class _BaseKFoldBagging(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "estimators_")
         X = validate_X(self, X, reset=False)
         task = self._task
+        outputs = None
+        if method == "predict_proba":
+            from ._boosting import shared_predict_proba  # _boosting imports _base only
+
+            outputs = shared_predict_proba(self.estimators_, X)
+        if outputs is None:
+            outputs = [getattr(est, method)(X) for est in self.estimators_]
         blocks = [
-            task.check_output(getattr(est, method)(X), f"estimator (fold {k})", "predict",
-                              X.shape[0], method)
-            for k, est in enumerate(self.estimators_)
+            task.check_output(out, f"estimator (fold {k})", "predict", X.shape[0], method)
+            for k, out in enumerate(outputs)
         ]
         return np.mean(blocks, axis=0)
 

@@ -28,7 +28,19 @@ from ._concomitant import (  # noqa: F401 (re-exported for the tests and users)
     huber_objective,
     optimal_scale,
 )
-from ._fista import SC_START, FistaSolver, standardized_column_means
+from ._fista import (
+    HUBER,
+    SC_OBJ,
+    SC_SIGMA,
+    SC_SIZE,
+    SC_START,
+    SC_STEP,
+    SC_T,
+    FistaSolver,
+    FistaState,
+    standardized_column_means,
+)
+from ._huber_newton import HuberNewtonSolver
 from ._linalg import single_threaded_blas
 from ._training import TrainingLoop, new_history
 
@@ -63,8 +75,10 @@ class GDHuberRegressor(BaseGD):
     computed once, ``preconditioner="gram"``) each step is a majorise-minimise step, or,
     in the standardized coordinates (``"diagonal"``), FISTA with adaptive restart. It
     stops on the datafit's certified duality gap. For large ``n`` a fit on a random
-    subsample provides the starting point and the metric, so the exact full-batch phase
-    needs only a few passes over ``X``. A non-finite objective raises
+    subsample provides the starting point and the metric, and the exact full-batch phase
+    (dense ``X``, Gram metric) takes damped Newton steps on the Hessian of the objective
+    with the scale eliminated (``_huber_newton``), which converge quadratically from
+    there; they certify with the same duality gap. A non-finite objective raises
     :class:`DivergenceError`.
 
     With ``epsilon=1`` the optimal scale is its lower bound and the objective is the
@@ -78,7 +92,8 @@ class GDHuberRegressor(BaseGD):
     alpha : float, default=1e-4
         Strength of the squared L2 penalty ``alpha * ||w||^2`` (not on the intercept).
     max_iter : int, default=1000
-        Maximum number of accelerated gradient iterations of the full-batch phase.
+        Maximum number of iterations of the full-batch phase (Newton steps, then
+        first-order steps should they stall).
     tol : float, default=1e-8
         Stop when the decrease promised by one majorise-minimise step (Gram metric), or
         the certified duality gap (either metric), relative to the objective, is below
@@ -218,6 +233,10 @@ class GDHuberRegressor(BaseGD):
         y = prob.pre.y_mean + prob.pre.y_scale * np.asarray(prob.y, dtype=np.float64)
         self._set_scale(prob.X, y, prob.sw / prob.sw.sum())
 
+    def _newton(self, X, p: int) -> bool:
+        # Dense rows only: the outlier rows are gathered into a dense block each step.
+        return not sp.issparse(X) and not self._diagonal(p)
+
     def _subsample_size(self, n: int, p: int):
         if self.subsample is None:
             return None
@@ -251,28 +270,50 @@ class GDHuberRegressor(BaseGD):
         theta0 = self._initial(prob, coef_init, intercept_init)
         m = self._subsample_size(n, p)
         smooth = None
+        newton = None
         if m is not None and not warm:
-            # A fit on a subsample gives the starting point and the metric: the
-            # subsample's Gram matrix is an unbiased estimate of the full one (the
-            # backtracking absorbs the difference), which saves the O(n p^2) pass.
             rows = np.sort(rng.choice(n, size=m, replace=False))
             rows = rows[sw[rows] > 0]
             if rows.size:
                 sub = self._problem(X, y, sw, rows, cfg, rng, pre=prob.pre)
                 sub_solver = self._solver_for(p, max(tol, 1e-6))
-                sub_smooth = sub_solver.smooth_part(sub)
+                # A fit on a subsample gives the starting point and the metric: the
+                # subsample's Gram matrix is an unbiased estimate of the full one (the
+                # backtracking absorbs the difference), which saves the O(n p^2) pass.
+                # Multithreaded BLAS was measured 6x slower than one thread for it on a
+                # busy 2-core machine.
+                with single_threaded_blas():
+                    sub_smooth = sub_solver.smooth_part(sub)
                 state = sub_solver.start(sub, theta0, rng, sub_smooth)
                 TrainingLoop(self, sub, sub_solver, state, max_iter=self.max_iter,
                              history=new_history(), tol=max(tol, 1e-6), stochastic=False,
                              warn=False).run()
                 theta0 = sub_solver.reported(state)
                 smooth = (sub_smooth[0], standardized_column_means(prob))
-        state = solver.start(prob, theta0, rng, smooth)
-        self.initial_objective_ = float(prob.original(state.sc[SC_START]))
-        loop = TrainingLoop(self, prob, solver, state, max_iter=self.max_iter,
-                            history=self.history_, tol=tol, callbacks=cfg.callbacks,
-                            verbose=cfg.verbose, stochastic=False, warn=False)
-        result = loop.run()
+                if self._newton(X, p):
+                    newton = HuberNewtonSolver(tol, smooth[1])
+        used = 0
+        if newton is not None:
+            nstate = newton.start(prob, theta0)
+            result = TrainingLoop(self, prob, newton, nstate, max_iter=self.max_iter,
+                                  history=self.history_, tol=tol, callbacks=cfg.callbacks,
+                                  verbose=cfg.verbose, stochastic=False, warn=False).run()
+            self.initial_objective_ = float(prob.original(nstate.start_objective))
+            used = result["n_iter"]
+            theta0 = result["theta"]
+        if newton is None or (result["stopped_by"] == "stalled" and used < self.max_iter):
+            # (after a stalled Newton phase: a kink, which the first-order path and the
+            # kink certificate below handle)
+            state = solver.start(prob, theta0, rng, smooth)
+            if newton is None:
+                self.initial_objective_ = float(prob.original(state.sc[SC_START]))
+            loop = TrainingLoop(self, prob, solver, state, max_iter=self.max_iter - used,
+                                history=self.history_, tol=tol, callbacks=cfg.callbacks,
+                                verbose=cfg.verbose, stochastic=False, warn=False)
+            result = loop.run()
+            result["n_iter"] += used
+        else:
+            state = _fista_state(prob, solver, nstate, smooth)
         theta = result["theta"]
         if not np.all(np.isfinite(theta)):
             from ._exceptions import DivergenceError
@@ -316,6 +357,23 @@ class GDHuberRegressor(BaseGD):
         cert = self.history_["certificate"]
         self.certificate_ = cert[-1] if cert else 0.0
         return self
+
+
+def _fista_state(prob, solver, nstate, smooth):
+    """The first-order solver's state at the Newton phase's answer, for ``partial_fit``.
+
+    Built without a pass over X: its products X v are attached when a later call needs
+    them (``FistaSolver.ensure``), so a fit that is never continued does not pay for them.
+    """
+    sc = np.zeros(SC_SIZE)
+    sc[SC_T] = 1.0
+    sc[SC_SIGMA] = nstate.sigma
+    sc[SC_STEP] = 0.5 * nstate.sigma  # the majorize-minimize step in the Gram metric
+    sc[SC_OBJ] = nstate.objective
+    sc[SC_START] = nstate.start_objective
+    state = FistaState(nstate.x.copy(), HUBER, sc, *smooth)
+    state.metric = solver._metric(prob, state, *smooth)
+    return state
 
 
 def _interpolation_certificate(X, y, sw, alpha, eps, fit_intercept, overdetermined=False):

@@ -91,3 +91,54 @@ def test_kfold_bagging_with_gd_estimator(reg_data):
     ref = KFoldBaggingRegressor(Ridge(alpha=1.0), cv=3, random_state=0).fit(X, y)
     np.testing.assert_allclose(bag.oof_predictions_, ref.oof_predictions_, rtol=1e-3,
                                atol=1e-2 * np.std(y))
+
+
+def _frame_with_categories(n, n_classes, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "x": rng.normal(size=n),
+        "k": rng.integers(0, 5, size=n),
+        "c": pd.Categorical(rng.choice(["a", "b", "c", "d"], size=n), categories=list("abcd")),
+    })
+    X.loc[rng.random(n) < 0.1, "x"] = np.nan
+    X.loc[rng.random(n) < 0.1, "c"] = np.nan
+    score = X["x"].fillna(0).to_numpy() + (X["c"] == "b").to_numpy() + 0.3 * X["k"].to_numpy()
+    cuts = np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1])
+    y = np.digitize(score + rng.normal(size=n), cuts)
+    return X, y
+
+
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_bagged_boosters_predict_from_one_converted_input_as_one_by_one(backend, n_classes):
+    # refit="average" stacks predict each member's fold models from one prepared input; the
+    # numbers must be the fold models' own predict_proba, bit for bit.
+    from ensemblekit.ensembles import BoostingClassifier, KFoldBaggingClassifier
+    from ensemblekit.ensembles._boosting import shared_predict_proba
+
+    X, y = _frame_with_categories(400, n_classes)
+    bag = KFoldBaggingClassifier(BoostingClassifier(backend, n_estimators=30, n_jobs=1),
+                                 cv=3, random_state=0).fit(X.iloc[:300], y[:300])
+    X_new = X.iloc[300:]
+    shared = shared_predict_proba(bag.estimators_, X_new)
+    assert shared is not None  # the fast path is taken
+    one_by_one = [m.predict_proba(X_new) for m in bag.estimators_]
+    for a, b in zip(shared, one_by_one, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Two classes: the bag averages the second column and gives the first as 1 - it (ulps).
+    np.testing.assert_allclose(bag.predict_proba(X_new), np.mean(one_by_one, axis=0),
+                               rtol=0, atol=1e-15)
+
+
+def test_boosters_that_learned_other_categories_are_predicted_one_by_one():
+    from ensemblekit.ensembles import BoostingClassifier
+    from ensemblekit.ensembles._boosting import shared_predict_proba
+
+    X, y = _frame_with_categories(300, 2)
+    other = X.assign(c=X["c"].cat.set_categories(list("dcba")))  # same values, other codes
+    models = [BoostingClassifier("lightgbm", n_estimators=10, n_jobs=1).fit(frame, y)
+              for frame in (X, other)]
+    assert shared_predict_proba(models, X) is None
+    assert shared_predict_proba(models[:1] + [Ridge()], X) is None

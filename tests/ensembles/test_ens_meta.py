@@ -113,6 +113,35 @@ def test_pool_gradient_is_exact(K):
     assert err < 1e-6
 
 
+def test_binary_pool_loss_is_the_weighted_log_loss_even_at_extreme_scores():
+    # The two-class loss works on the score alone; it must still be the softmax pool's loss,
+    # finite where a member's log-odds are huge (a confident member's clipped 1e-6 is ~13.8,
+    # but a decision_function column can be anything).
+    from scipy.special import expit
+    from sklearn.metrics import log_loss
+
+    from ensemblekit.ensembles._meta import _pool_loss
+
+    Z, y = _member_logits(300, 2)
+    Z[:5] *= 400.0  # scores of several hundred, both signs
+    sw = np.random.default_rng(3).uniform(0.5, 2.0, len(y))
+    theta = np.array([0.7, 0.2, 0.4, -0.3])
+    loss, grad = _pool_loss(theta, Z, y, sw, 2, 0.5)
+    s = Z @ theta[:3] + theta[3]
+    # log_loss clips probabilities at machine epsilon; the pool does not, so compare on the
+    # rows where the clip is inactive and check the extreme rows' terms directly.
+    ok = np.abs(s) < 30
+    p = expit(s)
+    terms = np.logaddexp(0.0, s) - y * s
+    np.testing.assert_allclose(terms[ok], [log_loss([t], [[1 - q, q]], labels=[0, 1])
+                                           for t, q in zip(y[ok], p[ok], strict=True)],
+                               rtol=1e-9)
+    expected = sw @ terms / sw.sum() + 0.25 * theta[:3] @ theta[:3]
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    np.testing.assert_allclose(grad[3], sw @ (p - y) / sw.sum(), rtol=1e-10, atol=1e-14)
+
+
 def test_binary_pool_equals_logistic_regression_when_weights_are_positive():
     from sklearn.linear_model import LogisticRegression
 

@@ -296,3 +296,25 @@ def test_non_convergence_warns_and_overflow_raises():
         GDHuberRegressor(max_iter=1).fit(X, y)
     with pytest.raises(DivergenceError, match="rescale X"):
         GDHuberRegressor().fit(X * 1e200, y)
+
+
+def test_newton_phase_matches_sklearn_and_certifies():
+    # Large n takes the subsample warm start, then exact Newton steps on the full data
+    # (inlier Gram matrix updated between steps): same optimum as HuberRegressor, a
+    # certified gap below tol, and partial_fit can continue from the Newton answer.
+    rng = np.random.RandomState(3)
+    X = rng.randn(100_000, 6) * np.array([1.0, 10.0, 0.1, 1.0, 3.0, 1.0]) + 5.0
+    y = X @ rng.randn(6) + 2.0 + rng.randn(100_000)
+    y[rng.rand(100_000) < 0.05] += 40.0
+    sw = rng.uniform(0.5, 2.0, 100_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDHuberRegressor(random_state=0).fit(X, y, sample_weight=sw)
+    assert est.converged_ and est.certificate_ <= est.tol
+    assert est.n_iter_ <= 10
+    ref = _reference(X, y, sw)
+    f_ref, f_est = _objective(ref, X, y, sw), _objective(est, X, y, sw)
+    assert (f_est - f_ref) / abs(f_ref) <= 1e-9, (f_est, f_ref)
+    f_before = f_est
+    est.partial_fit(X, y, sample_weight=sw)
+    assert _objective(est, X, y, sw) <= f_before * (1 + 1e-10)
