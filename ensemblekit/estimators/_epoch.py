@@ -293,6 +293,49 @@ def _catch_up(c, j, total, u, c1, c2, has_l1, has_l2):
         c[j, _SINCE] = total
 
 
+# The same loop as ``_sgd_sparse_epoch`` for its common case (lazy penalty, no centred
+# column, constant rate, no averaging), without the branches and loops that case never
+# takes: 76 -> 56 ms of CPU for an epoch on CSR 1,000,000 x 10,000 (l2).
+@njit(cache=True, fastmath=FASTMATH)
+def _sgd_sparse_lazy_epoch(data, indices, indptr, y, sw, code, eps, quant, order, n, lr, c,
+                           b, u, c1, c2, has_l1, has_l2, fit_intercept):
+    """Steps on the table ``c`` of ``_column_table``; returns (status, b, u, summed rate,
+    steps made)."""
+    total = 0.0
+    prefetch = not is_increasing(order)
+    prefetch_table = c.shape[0] * _COLS * 8 > TABLE_PREFETCH_BYTES
+    for k in range(n):
+        i = order[k]
+        if prefetch:
+            prefetch_csr_ahead(data, indices, indptr, order, k, n)
+        if prefetch_table and k + TABLE_AHEAD < n:
+            ahead = order[k + TABLE_AHEAD]
+            for r in range(indptr[ahead], indptr[ahead + 1]):
+                prefetch_row(c, indices[r])
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        z = 0.0
+        for r in range(lo, hi):
+            j = indices[r]
+            _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
+            z += data[r] * c[j, _V]
+        pred = z + b
+        if not math.isfinite(pred):
+            return 1, b, u, total, k
+        dl = sw[i] * loss_derivative(code, y[i], pred, eps, quant)
+        if dl != 0.0:
+            a = -lr * dl
+            for r in range(lo, hi):
+                j = indices[r]
+                c[j, _V] += a * data[r] * c[j, _Q2]
+            if fit_intercept:
+                b += a
+        total += lr
+        if has_l1:
+            u += lr
+    return 0, b, u, total, n
+
+
 # fastmath: the row's dot product is a reduction (reassociated, its additions need not
 # wait for each other) and the steps contract to fused multiply-adds: an epoch on CSR
 # 1,000,000 x 10,000 (l2) 92 -> 77 ms of CPU.
@@ -320,6 +363,12 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
     has_pen = has_l1 or has_l2
     lazy = has_pen and average_start == 0
     total = 0.0  # rates summed this epoch: the L2 flow owed since c[j, _SINCE]
+    if lazy and const_lr and dense.shape[0] == 0:
+        status, b, u, total, steps = _sgd_sparse_lazy_epoch(
+            data, indices, indptr, y, sw, loss.code, loss.epsilon, loss.quantile, order, n,
+            sched.lr0, c, b, u, c1, c2, has_l1, has_l2, fit_intercept)
+        t += steps
+        n = 0  # done: only the final catch-up below remains
     prefetch = not is_increasing(order)
     # A table larger than the L2 cache is read at random: its rows for the stored entries
     # of the row TABLE_AHEAD steps ahead are requested now.
