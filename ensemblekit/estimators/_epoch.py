@@ -250,48 +250,100 @@ def _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st, fit
 
 
 # Columns of the per-column table of the CSR per-sample kernel (one row per feature).
-_W, _REC, _SINCE, _ISC, _COLS = 0, 1, 2, 3, 4
+_V, _REC, _SINCE, _Q2, _COLS = 0, 1, 2, 3, 4
 TABLE_AHEAD = 2
 TABLE_PREFETCH_BYTES = 1 << 19
 
 
 @njit(cache=True)
 def _column_table(theta, q, pre, p):
-    """What a stored entry of column j needs, in row j of one (p, 4) table: the weight,
-    its received L1 penalty, the summed rate up to which it is current, and 1/s_j (its
-    penalty weights are l1_unit / s_j and l2_unit / s_j^2). A step then touches one cache
-    line per stored entry instead of one in each of six arrays."""
+    """What a stored entry of column j needs, in row j of one (p, 4) table, in raw units
+    (as ``_sgd_dense_epoch``): the weight v_j = theta_j / s_j, its received L1 penalty
+    q_j / s_j, the summed rate up to which it is current, and 1/s_j^2. In raw units the
+    prediction is a plain dot product, and the step along x_j, the L2 flow's exponent and
+    the L1 clip all scale with 1/s_j^2 (weights l2_unit / s_j^2 and l1_unit / s_j^2). A
+    step then touches one cache line per stored entry instead of one in each of six
+    arrays."""
     c = np.zeros((p, _COLS))
+    isc = pre.inv_scale
     for j in range(p):
-        c[j, _W] = theta[j]
-        c[j, _REC] = q[j]
-        c[j, _ISC] = pre.inv_scale[j]
+        c[j, _V] = theta[j] * isc[j]
+        c[j, _REC] = q[j] * isc[j]
+        c[j, _Q2] = isc[j] * isc[j]
     return c
 
 
 @njit(cache=True, inline="always")
 def _catch_up(c, j, total, u, c1, c2, has_l1, has_l2):
     """Bring column j of the table up to date: the L2 flow of the rates summed since it was
-    last current, then the cumulative L1 step (weights c1 / s_j and c2 / s_j^2). Nothing is
+    last current, then the cumulative L1 step (raw units: weights c2 / s_j^2 and
+    c1 / s_j^2). Nothing is
     owed when it is current (the centred columns, caught up after every step): skipped.
     Scalars besides the table: a record of arrays passed on every stored entry costs the
     reference counting of each array (ten times the step, measured)."""
     since = c[j, _SINCE]
     if since < total:
-        w = c[j, _W]
-        isc = c[j, _ISC]
+        w = c[j, _V]
+        q2 = c[j, _Q2]
         if has_l2:
-            w *= _decay(c2 * (isc * isc) * (total - since))
+            w *= _decay(c2 * q2 * (total - since))
         if has_l1:
-            w, c[j, _REC] = _l1_clip(w, c[j, _REC], u * (c1 * isc))
-        c[j, _W] = w
+            w, c[j, _REC] = _l1_clip(w, c[j, _REC], u * (c1 * q2))
+        c[j, _V] = w
         c[j, _SINCE] = total
 
 
-@njit(cache=True)
+# The same loop as ``_sgd_sparse_epoch`` for its common case (lazy penalty, no centred
+# column, constant rate, no averaging), without the branches and loops that case never
+# takes: 76 -> 56 ms of CPU for an epoch on CSR 1,000,000 x 10,000 (l2).
+@njit(cache=True, fastmath=FASTMATH)
+def _sgd_sparse_lazy_epoch(data, indices, indptr, y, sw, code, eps, quant, order, n, lr, c,
+                           b, u, c1, c2, has_l1, has_l2, fit_intercept):
+    """Steps on the table ``c`` of ``_column_table``; returns (status, b, u, summed rate,
+    steps made)."""
+    total = 0.0
+    prefetch = not is_increasing(order)
+    prefetch_table = c.shape[0] * _COLS * 8 > TABLE_PREFETCH_BYTES
+    for k in range(n):
+        i = order[k]
+        if prefetch:
+            prefetch_csr_ahead(data, indices, indptr, order, k, n)
+        if prefetch_table and k + TABLE_AHEAD < n:
+            ahead = order[k + TABLE_AHEAD]
+            for r in range(indptr[ahead], indptr[ahead + 1]):
+                prefetch_row(c, indices[r])
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        z = 0.0
+        for r in range(lo, hi):
+            j = indices[r]
+            _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
+            z += data[r] * c[j, _V]
+        pred = z + b
+        if not math.isfinite(pred):
+            return 1, b, u, total, k
+        dl = sw[i] * loss_derivative(code, y[i], pred, eps, quant)
+        if dl != 0.0:
+            a = -lr * dl
+            for r in range(lo, hi):
+                j = indices[r]
+                c[j, _V] += a * data[r] * c[j, _Q2]
+            if fit_intercept:
+                b += a
+        total += lr
+        if has_l1:
+            u += lr
+    return 0, b, u, total, n
+
+
+# fastmath: the row's dot product is a reduction (reassociated, its additions need not
+# wait for each other) and the steps contract to fused multiply-adds: an epoch on CSR
+# 1,000,000 x 10,000 (l2) 92 -> 77 ms of CPU.
+@njit(cache=True, fastmath=FASTMATH)
 def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
                       fit_intercept, average_start):
-    """Per-sample steps on CSR rows, penalty applied lazily.
+    """Per-sample steps on CSR rows, penalty applied lazily, on the raw-space weights
+    v = theta / s (``_column_table``).
 
     The columns stored on most rows (``pre.dense_cols``, e.g. numeric columns with offsets
     next to one-hot ones) are centred: each costs O(1) per step either way, and their
@@ -311,6 +363,12 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
     has_pen = has_l1 or has_l2
     lazy = has_pen and average_start == 0
     total = 0.0  # rates summed this epoch: the L2 flow owed since c[j, _SINCE]
+    if lazy and const_lr and dense.shape[0] == 0:
+        status, b, u, total, steps = _sgd_sparse_lazy_epoch(
+            data, indices, indptr, y, sw, loss.code, loss.epsilon, loss.quantile, order, n,
+            sched.lr0, c, b, u, c1, c2, has_l1, has_l2, fit_intercept)
+        t += steps
+        n = 0  # done: only the final catch-up below remains
     prefetch = not is_increasing(order)
     # A table larger than the L2 cache is read at random: its rows for the stored entries
     # of the row TABLE_AHEAD steps ahead are requested now.
@@ -329,12 +387,12 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
         z = 0.0
         for r in range(dense.shape[0]):
             j = dense[r]
-            z -= mean[j] * c[j, _ISC] * c[j, _W]
+            z -= mean[j] * c[j, _V]
         for r in range(lo, hi):
             j = indices[r]
             if lazy:
                 _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
-            z += data[r] * c[j, _ISC] * c[j, _W]
+            z += data[r] * c[j, _V]
         pred = z + b
         if not math.isfinite(pred):
             status = 1
@@ -344,10 +402,10 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
             a = -lr * dl
             for r in range(lo, hi):
                 j = indices[r]
-                c[j, _W] += a * data[r] * c[j, _ISC]
+                c[j, _V] += a * data[r] * c[j, _Q2]
             for r in range(dense.shape[0]):
                 j = dense[r]
-                c[j, _W] -= a * mean[j] * c[j, _ISC]
+                c[j, _V] -= a * mean[j] * c[j, _Q2]
             if fit_intercept:
                 b += a
         total += lr
@@ -363,13 +421,13 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
             st[ST_N_AVG] += 1.0
             inv = 1.0 / st[ST_N_AVG]
             for j in range(p):
-                avg[j] += (c[j, _W] - avg[j]) * inv
+                avg[j] += (c[j, _V] / pre.inv_scale[j] - avg[j]) * inv
             avg[p] += (b - avg[p]) * inv
     for j in range(p):
         if lazy:
             _catch_up(c, j, total, u, c1, c2, has_l1, has_l2)
-        theta[j] = c[j, _W]
-        q[j] = c[j, _REC]
+        theta[j] = c[j, _V] / pre.inv_scale[j]
+        q[j] = c[j, _REC] / pre.inv_scale[j]
     theta[p] = b
     st[ST_T] = t
     st[ST_U] = u
