@@ -46,6 +46,8 @@ class NewtonState:
         self.objective = np.nan
         self.inliers = None  # the inlier mask of the Hessian in ``gram_in``
         self.gram_in = None
+        self.side = None  # -1 / 0 / +1 per training row: where r was at ``gram_in``
+        self.out_sum = None  # sum over the outliers of s_i side_i [x~_i 1]
 
 
 class HuberNewtonSolver:
@@ -93,11 +95,13 @@ class HuberNewtonSolver:
         afull = np.zeros(prob.n)
         graw = np.empty(p)
         dz = np.empty(prob.n)
+        # Every row trains (the usual case): views, not fancy-indexed copies of n-vectors.
+        full = prob.n_train == prob.n
         records = []
         for _ in range(n_epochs):
             theta = state.x
             u = pre.raw(theta)
-            r = y - (state.z[train] + u[p])
+            r = y - ((state.z if full else state.z[train]) + u[p])
             sigma = optimal_scale(r, swn, eps, sigma_min, state.sigma)
             state.sigma = sigma
             loss = huber_loss_grad(r, swn, eps, sigma, psi)
@@ -107,8 +111,9 @@ class HuberNewtonSolver:
                 state.start_objective = obj
             state.objective = obj
             # X~^T psi and sum(psi): minus the data part of the gradient.
-            afull[train] = psi
-            rmatvec(*prob.inputs, train, afull, graw)
+            if not full:
+                afull[train] = psi
+            rmatvec(*prob.inputs, train, psi if full else afull, graw)
             xpsi = pre.tilde_grad(np.append(graw, psi.sum()))
             g = -xpsi
             g[:p] += l2 * theta[:p]
@@ -116,7 +121,10 @@ class HuberNewtonSolver:
                 g[p] = 0.0
             gap = concomitant_gap(obj, psi, np.ascontiguousarray(xpsi[:p]), self.xts, y, swn,
                                   eps, l2, fi, scratch)
-            cert = max(gap, 0.0) / max(abs(obj), 1e-300) if gap >= 0.0 else np.inf
+            # At the optimum phi - D(u) can round below zero; -1 alone means no bound.
+            scale = max(abs(obj), 1e-300)
+            cert = abs(gap) / scale if gap >= 0.0 or (gap != -1.0 and -gap <= 1e-9 * scale) \
+                else np.inf
             state.cert = cert
             gnorm = float(np.linalg.norm(g))  # (degree 1: the same in original units)
             if cert <= self.tol:
@@ -132,7 +140,7 @@ class HuberNewtonSolver:
             # The step along d moves the predictions by X v(d) + c(d): one pass.
             du = pre.raw(d)
             matvec(*prob.inputs, train, du[:p], dz)
-            dr = dz[train] + du[p]
+            dr = (dz if full else dz[train]) + du[p]
             slope = float(g @ d)
             slack = 1e-12 * max(abs(obj), 1.0)
             t = 1.0
@@ -153,7 +161,7 @@ class HuberNewtonSolver:
             # gradient, hence the certificate, still has orders of magnitude to fall: take
             # such a full step as long as each one at least halves the certificate.
             flat = (accepted and t == 1.0 and f_new >= obj and slope <= slack
-                    and cert <= 0.5 * state.flat_cert)
+                    and cert <= 0.5 * state.flat_cert and np.isfinite(cert))
             if flat:
                 state.flat_cert = cert
             if not accepted or (f_new >= obj and not flat):
@@ -162,7 +170,10 @@ class HuberNewtonSolver:
                                            learning_rate=t, certificate=cert, stalled=True))
                 return records
             state.x = th
-            state.z[train] -= t * dz[train]
+            if full:
+                state.z -= t * dz
+            else:
+                state.z[train] -= t * dz[train]
             state.sigma = st
             state.objective = f_new
             records.append(EpochRecord(objective=f_new, loss=f_new - 0.5 * float(
@@ -173,27 +184,35 @@ class HuberNewtonSolver:
         """H^-1 g with H the Hessian of the eliminated objective at r (None: singular)."""
         p, q = prob.p, prob.p + 1
         fi = prob.fit_intercept
-        inl = np.abs(r) <= eps * sigma
-        if state.inliers is None:
-            state.gram_in = _rows_gram(prob, np.flatnonzero(inl), swn)
+        # -1 / 0 / +1: below, inside, above the band |r| <= eps sigma (one Numba pass:
+        # the NumPy masks and index lists cost ~10 ms a step at n = 200,000).
+        first = state.side is None
+        side = np.empty(r.shape[0], dtype=np.int8)
+        idx = np.empty(2 * r.shape[0], dtype=np.int64)
+        Q, n_gone, n_came, n_moved = _classify(r, eps * sigma, swn, state.side if not first
+                                               else side, first, side, idx)
+        inl = side == 0
+        if first:
+            state.gram_in = _rows_gram(prob, idx[:n_gone], swn)
+            state.out_sum = _signed_rows_sum(prob, idx[n_gone:n_gone + n_came], side, swn)
         else:
             # The inlier set moves little between Newton steps: update, do not recompute.
-            gone = np.flatnonzero(state.inliers & ~inl)
-            came = np.flatnonzero(inl & ~state.inliers)
+            gone = idx[:n_gone]
+            came = idx[n_gone:n_gone + n_came]
             if gone.size:
                 state.gram_in -= _rows_gram(prob, gone, swn)
             if came.size:
                 state.gram_in += _rows_gram(prob, came, swn)
+            moved = idx[n_gone + n_came:n_gone + n_came + n_moved]
+            if moved.size:
+                state.out_sum += _signed_rows_sum(
+                    prob, moved, side.astype(np.float64) - state.side, swn)
         state.inliers = inl
-        # a~ = [X~ 1]^T S_in r_in = (sigma / 2) [X~ 1]^T psi_in; the outliers' part of
-        # X~^T psi touches their rows only.
-        afull = np.zeros(prob.n)
-        out = ~inl
-        afull[prob.train[out]] = psi[out]
-        graw = np.empty(p)
-        rmatvec(*prob.inputs, prob.train, afull, graw)
-        a = 0.5 * sigma * (xpsi - prob.pre.tilde_grad(np.append(graw, psi[out].sum())))
-        Q = float(swn[inl] @ (r[inl] * r[inl]))
+        state.side = side
+        # a~ = [X~ 1]^T S_in r_in = (sigma / 2) [X~ 1]^T psi_in, and psi = 2 eps s side on
+        # the outliers: their part of X~^T psi is kept up to date from the rows that moved
+        # instead of a pass over the outliers each step.
+        a = 0.5 * sigma * (xpsi - 2.0 * eps * state.out_sum)
         H = state.gram_in.copy()
         if Q > 0.0:
             H -= np.outer(a, a) / Q
@@ -216,6 +235,62 @@ class HuberNewtonSolver:
         if not fi:
             d[p] = 0.0
         return d
+
+
+@njit(cache=True)
+def _classify(r, thr, swn, old, first, side, idx):
+    """side_i = -1 / 0 / +1 (r_i < -thr, |r_i| <= thr, r_i > thr) and Q = sum over the
+    inliers of s_i r_i^2. ``idx`` receives the positions: with ``first``, the inliers
+    then the outliers; otherwise those that left the inliers, those that joined them,
+    then every position whose side changed (the first two lists being among them)."""
+    n = r.shape[0]
+    Q = 0.0
+    for i in range(n):
+        a = r[i]
+        if a > thr:
+            side[i] = 1
+        elif a < -thr:
+            side[i] = -1
+        else:
+            side[i] = 0
+            Q += swn[i] * a * a
+    k = 0
+    if first:
+        for i in range(n):
+            if side[i] == 0:
+                idx[k] = i
+                k += 1
+        n_in = k
+        for i in range(n):
+            if side[i] != 0:
+                idx[k] = i
+                k += 1
+        return Q, n_in, k - n_in, 0
+    for i in range(n):
+        if old[i] == 0 and side[i] != 0:
+            idx[k] = i
+            k += 1
+    n_gone = k
+    for i in range(n):
+        if old[i] != 0 and side[i] == 0:
+            idx[k] = i
+            k += 1
+    n_came = k - n_gone
+    for i in range(n):
+        if old[i] != side[i]:
+            idx[k] = i
+            k += 1
+    return Q, n_gone, n_came, k - n_gone - n_came
+
+
+def _signed_rows_sum(prob, pos, sign, swn):
+    """sum_k s_k sign_k [x~_k 1] over the training rows at positions ``pos``."""
+    a = np.zeros(prob.n)
+    rows = prob.train[pos]
+    a[rows] = swn[pos] * sign[pos]
+    graw = np.empty(prob.p)
+    rmatvec(*prob.inputs, rows, a, graw)
+    return prob.pre.tilde_grad(np.append(graw, a[rows].sum()))
 
 
 # Rows per block of the inlier Gram matrix: a few MB, so that the block written by the
