@@ -219,9 +219,10 @@ class GDHuberRegressor(BaseGD):
         return FistaSolver(None, tol, metric="identity" if diagonal else "gram",
                            momentum=diagonal, grow=1.25)
 
-    def _set_scale(self, X, y, swn):
-        residual = y - np.asarray(X @ self.coef_.astype(X.dtype, copy=False),
-                                  dtype=np.float64) - self.intercept_
+    def _set_scale(self, X, y, swn, residual=None):
+        if residual is None:
+            residual = y - np.asarray(X @ self.coef_.astype(X.dtype, copy=False),
+                                      dtype=np.float64) - self.intercept_
         # sigma is re-solved on the final residual, so scale_ and outliers_ agree.
         self.scale_ = float(optimal_scale(residual, swn, float(self.epsilon), SIGMA_MIN, -1.0))
         self.outliers_ = np.abs(residual) > self.scale_ * self.epsilon
@@ -244,7 +245,7 @@ class GDHuberRegressor(BaseGD):
         from ._fista import GramArgs
 
         sub_tol = max(tol, 1e-6)
-        solver = HuberNewtonSolver(sub_tol, standardized_column_means(sub))
+        solver = HuberNewtonSolver(sub_tol, None)
         state = solver.start(sub, theta0)
         TrainingLoop(self, sub, solver, state, max_iter=self.max_iter, history=new_history(),
                      tol=sub_tol, stochastic=False, warn=False).run()
@@ -301,8 +302,7 @@ class GDHuberRegressor(BaseGD):
                     sub = self._problem(np.ascontiguousarray(X[rows]), y[rows], sw[rows],
                                         np.arange(rows.size), cfg, rng, pre=prob.pre)
                     theta0, gram = self._subsample_newton(sub, theta0, tol, cfg)
-                    smooth = (gram, standardized_column_means(prob))
-                    newton = HuberNewtonSolver(tol, smooth[1])
+                    newton = HuberNewtonSolver(tol, None)
                 else:
                     sub = self._problem(X, y, sw, rows, cfg, rng, pre=prob.pre)
                     sub_solver = self._solver_for(p, max(tol, 1e-6))
@@ -322,12 +322,14 @@ class GDHuberRegressor(BaseGD):
         used = 0
         if newton is not None:
             nstate = newton.start(prob, theta0)
+            smooth = (gram, newton.xts)
             result = TrainingLoop(self, prob, newton, nstate, max_iter=self.max_iter,
                                   history=self.history_, tol=tol, callbacks=cfg.callbacks,
                                   verbose=cfg.verbose, stochastic=False, warn=False).run()
             self.initial_objective_ = float(prob.original(nstate.start_objective))
             used = result["n_iter"]
             theta0 = result["theta"]
+            nresult = result
         if newton is None or (result["stopped_by"] == "stalled" and used < self.max_iter):
             # (after a stalled Newton phase: a kink, which the first-order path and the
             # kink certificate below handle)
@@ -371,13 +373,19 @@ class GDHuberRegressor(BaseGD):
                 ConvergenceWarning,
             )
         self._gd = {"problem_pre": prob.pre, "solver": solver, "state": state}
+        residual = None
+        if newton is not None and result is nresult and prob.n_train == n:
+            # The Newton phase keeps X v of its iterate: the final residuals without
+            # another pass over X.
+            u = prob.pre.raw(theta)
+            residual = y64 - (prob.pre.y_mean + prob.pre.y_scale * (nstate.z + u[p]))
         return self._set_fitted(X, y64, swn, coef, intercept, result["n_iter"],
-                                result["converged"])
+                                result["converged"], residual)
 
-    def _set_fitted(self, X, y, swn, coef, intercept, n_iter, converged):
+    def _set_fitted(self, X, y, swn, coef, intercept, n_iter, converged, residual=None):
         self.coef_ = np.asarray(coef, dtype=np.float64).copy()
         self.intercept_ = float(intercept) if self.fit_intercept else 0.0
-        self._set_scale(X, y, swn)
+        self._set_scale(X, y, swn, residual)
         self.n_iter_ = int(n_iter)
         self.converged_ = bool(converged)
         self.loss_curve_ = list(self.history_["objective"])

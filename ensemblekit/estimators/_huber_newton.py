@@ -26,7 +26,9 @@ from numba import njit
 
 from ._concomitant import SIGMA_MIN, concomitant_gap, huber_loss, huber_loss_grad, optimal_scale
 from ._linalg import single_threaded_blas
+from ._fista import standardized_column_means
 from ._passes import matvec, rmatvec
+from ._rows import FASTMATH
 
 # Armijo's sufficient-decrease fraction and the most halvings of a Newton step.
 _ARMIJO = 1e-4
@@ -57,8 +59,8 @@ class HuberNewtonSolver:
     ----------
     tol : float
         Relative certified duality gap to stop at (as ``FistaSolver``).
-    xts : ndarray of shape (n_features,)
-        X~^T s / n (``standardized_column_means``).
+    xts : ndarray of shape (n_features,) or None
+        X~^T s / n (``standardized_column_means``); None: computed by ``start``.
     """
 
     def __init__(self, tol, xts):
@@ -71,7 +73,16 @@ class HuberNewtonSolver:
             theta[prob.p] = 0.0
         z = np.zeros(prob.n)
         u = prob.pre.raw(theta)
-        matvec(*prob.inputs, prob.train, u[: prob.p], z)
+        if self.xts is None and not prob.is_sparse:
+            # X~^T s / n (``standardized_column_means``) read in the same pass as X v.
+            xs = np.zeros(prob.p)
+            _matvec_rmatvec(prob.X, prob.train, u[: prob.p], prob.sw, z, xs)
+            xts = prob.pre.tilde_grad(np.append(xs, prob.sw.sum())) / prob.n_train
+            self.xts = np.ascontiguousarray(xts[: prob.p])
+        else:
+            if self.xts is None:
+                self.xts = standardized_column_means(prob)
+            matvec(*prob.inputs, prob.train, u[: prob.p], z)
         return NewtonState(theta, z)
 
     @staticmethod
@@ -235,6 +246,21 @@ class HuberNewtonSolver:
         if not fi:
             d[p] = 0.0
         return d
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _matvec_rmatvec(Xd, rows, v, a, z, out):
+    """z[i] = x_i.v and out += a_i x_i over ``rows``: two products in one read of X."""
+    p = Xd.shape[1]
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        ai = a[i]
+        s = 0.0
+        for j in range(p):
+            xij = Xd[i, j]
+            s += xij * v[j]
+            out[j] += ai * xij
+        z[i] = s
 
 
 @njit(cache=True)
