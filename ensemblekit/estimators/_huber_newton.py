@@ -25,8 +25,8 @@ import scipy.linalg as sla
 from numba import njit
 
 from ._concomitant import SIGMA_MIN, concomitant_gap, huber_loss, huber_loss_grad, optimal_scale
-from ._linalg import single_threaded_blas
 from ._fista import standardized_column_means
+from ._linalg import single_threaded_blas
 from ._passes import matvec, rmatvec
 from ._rows import FASTMATH
 
