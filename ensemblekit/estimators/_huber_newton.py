@@ -50,6 +50,7 @@ class NewtonState:
         self.gram_in = None
         self.side = None  # -1 / 0 / +1 per training row: where r was at ``gram_in``
         self.out_sum = None  # sum over the outliers of s_i side_i [x~_i 1]
+        self.a_in = None  # sum over the inliers of s_i r_i [x~_i 1]
 
 
 class HuberNewtonSolver:
@@ -100,7 +101,6 @@ class HuberNewtonSolver:
         sigma_min = SIGMA_MIN / prob.pre.y_scale
         l2 = prob.penalty.l2
         pre = prob.pre
-        fi = prob.fit_intercept
         psi = np.empty(train.shape[0])
         scratch = np.empty(train.shape[0])
         afull = np.zeros(prob.n)
@@ -121,29 +121,28 @@ class HuberNewtonSolver:
             if state.start_objective is None:
                 state.start_objective = obj
             state.objective = obj
-            # X~^T psi and sum(psi): minus the data part of the gradient.
-            if not full:
-                afull[train] = psi
-            rmatvec(*prob.inputs, train, psi if full else afull, graw)
-            xpsi = pre.tilde_grad(np.append(graw, psi.sum()))
-            g = -xpsi
-            g[:p] += l2 * theta[:p]
-            if not fi:
-                g[p] = 0.0
-            gap = concomitant_gap(obj, psi, np.ascontiguousarray(xpsi[:p]), self.xts, y, swn,
-                                  eps, l2, fi, scratch)
-            # At the optimum phi - D(u) can round below zero; -1 alone means no bound.
-            scale = max(abs(obj), 1e-300)
-            cert = abs(gap) / scale if gap >= 0.0 or (gap != -1.0 and -gap <= 1e-9 * scale) \
-                else np.inf
-            state.cert = cert
+            Q = self._band(prob, state, r, swn, sigma, eps)
+            # X~^T psi and sum(psi), minus the data part of the gradient, without a pass
+            # over X: psi is 2 s r / sigma on the inliers, 2 eps s side on the others, and
+            # both sums over them are kept up to date (``_band``, and after each step).
+            xpsi = (2.0 / sigma) * state.a_in + (2.0 * eps) * state.out_sum
+            g, cert = self._certificate(prob, state, obj, psi, xpsi, y, swn, eps, scratch)
+            if cert <= self.tol:
+                # A certificate is only ever issued on a gradient read afresh from X.
+                if not full:
+                    afull[train] = psi
+                rmatvec(*prob.inputs, train, psi if full else afull, graw)
+                xpsi = pre.tilde_grad(np.append(graw, psi.sum()))
+                g, cert = self._certificate(prob, state, obj, psi, xpsi, y, swn, eps,
+                                            scratch)
+                state.a_in = 0.5 * sigma * (xpsi - 2.0 * eps * state.out_sum)
             gnorm = float(np.linalg.norm(g))  # (degree 1: the same in original units)
             if cert <= self.tol:
                 records.append(EpochRecord(objective=obj, loss=loss, grad_norm=gnorm,
                                            learning_rate=1.0, certificate=cert,
                                            converged=True))
                 return records
-            d = self._direction(prob, state, r, psi, swn, sigma, eps, xpsi, g)
+            d = self._direction(prob, state, Q, sigma, g)
             if d is None:
                 records.append(EpochRecord(objective=obj, loss=loss, grad_norm=gnorm,
                                            learning_rate=0.0, certificate=cert, stalled=True))
@@ -181,6 +180,9 @@ class HuberNewtonSolver:
                                            learning_rate=t, certificate=cert, stalled=True))
                 return records
             state.x = th
+            # sum_in s [x~ 1] r moves by t G_in d along the step (same inlier set; ``_band``
+            # corrects for the rows that change side).
+            state.a_in += t * (state.gram_in @ d)
             if full:
                 state.z -= t * dz
             else:
@@ -191,10 +193,28 @@ class HuberNewtonSolver:
                 l2 @ (th[:p] * th[:p])), grad_norm=gnorm, learning_rate=t, certificate=cert))
         return records
 
-    def _direction(self, prob, state, r, psi, swn, sigma, eps, xpsi, g):
-        """H^-1 g with H the Hessian of the eliminated objective at r (None: singular)."""
-        p, q = prob.p, prob.p + 1
-        fi = prob.fit_intercept
+    def _certificate(self, prob, state, obj, psi, xpsi, y, swn, eps, scratch):
+        """The gradient in the solver's coordinates and the relative duality gap."""
+        p = prob.p
+        l2 = prob.penalty.l2
+        theta = state.x
+        g = -xpsi
+        g[:p] += l2 * theta[:p]
+        if not prob.fit_intercept:
+            g[p] = 0.0
+        gap = concomitant_gap(obj, psi, np.ascontiguousarray(xpsi[:p]), self.xts, y, swn,
+                              eps, l2, prob.fit_intercept, scratch)
+        # At the optimum phi - D(u) can round below zero; -1 alone means no bound.
+        scale = max(abs(obj), 1e-300)
+        cert = abs(gap) / scale if gap >= 0.0 or (gap != -1.0 and -gap <= 1e-9 * scale) \
+            else np.inf
+        state.cert = cert
+        return g, cert
+
+    @staticmethod
+    def _band(prob, state, r, swn, sigma, eps):
+        """Bring the inliers' Gram matrix and sums up to date with the residuals r;
+        returns Q = sum over the inliers of s_i r_i^2."""
         # -1 / 0 / +1: below, inside, above the band |r| <= eps sigma (one Numba pass:
         # the NumPy masks and index lists cost ~10 ms a step at n = 200,000).
         first = state.side is None
@@ -202,28 +222,35 @@ class HuberNewtonSolver:
         idx = np.empty(2 * r.shape[0], dtype=np.int64)
         Q, n_gone, n_came, n_moved = _classify(r, eps * sigma, swn, state.side if not first
                                                else side, first, side, idx)
-        inl = side == 0
         if first:
-            state.gram_in = _rows_gram(prob, idx[:n_gone], swn)
+            state.gram_in, state.a_in = _rows_gram(prob, idx[:n_gone], swn, r)
             state.out_sum = _signed_rows_sum(prob, idx[n_gone:n_gone + n_came], side, swn)
         else:
             # The inlier set moves little between Newton steps: update, do not recompute.
             gone = idx[:n_gone]
             came = idx[n_gone:n_gone + n_came]
             if gone.size:
-                state.gram_in -= _rows_gram(prob, gone, swn)
+                G, a = _rows_gram(prob, gone, swn, r)
+                state.gram_in -= G
+                state.a_in -= a
             if came.size:
-                state.gram_in += _rows_gram(prob, came, swn)
+                G, a = _rows_gram(prob, came, swn, r)
+                state.gram_in += G
+                state.a_in += a
             moved = idx[n_gone + n_came:n_gone + n_came + n_moved]
             if moved.size:
                 state.out_sum += _signed_rows_sum(
                     prob, moved, side.astype(np.float64) - state.side, swn)
-        state.inliers = inl
+        state.inliers = side == 0
         state.side = side
-        # a~ = [X~ 1]^T S_in r_in = (sigma / 2) [X~ 1]^T psi_in, and psi = 2 eps s side on
-        # the outliers: their part of X~^T psi is kept up to date from the rows that moved
-        # instead of a pass over the outliers each step.
-        a = 0.5 * sigma * (xpsi - 2.0 * eps * state.out_sum)
+        return Q
+
+    def _direction(self, prob, state, Q, sigma, g):
+        """H^-1 g with H the Hessian of the eliminated objective (None: singular)."""
+        p, q = prob.p, prob.p + 1
+        fi = prob.fit_intercept
+        # a~ = [X~ 1]^T S_in r_in enters the Hessian through the scale's elimination.
+        a = state.a_in
         H = state.gram_in.copy()
         if Q > 0.0:
             H -= np.outer(a, a) / Q
@@ -325,9 +352,10 @@ _GRAM_BLOCK = 4096
 
 
 @njit(cache=True)
-def _gather_rows(Xd, train, pos, mean, isc, swn, start, out):
-    """out[k] = sqrt(s_i) [(x_i - mean) * isc, 1] for i = train[pos[start + k]]: the
-    standardized, weighted rows in one read of X (NumPy took five passes over a copy)."""
+def _gather_rows(Xd, train, pos, mean, isc, swn, r, start, out, rout):
+    """out[k] = sqrt(s_i) [(x_i - mean) * isc, 1] and rout[k] = sqrt(s_i) r_m for
+    i = train[m], m = pos[start + k]: the standardized, weighted rows in one read of X
+    (NumPy took five passes over a copy)."""
     p = Xd.shape[1]
     for k in range(out.shape[0]):
         m = pos[start + k]
@@ -336,31 +364,37 @@ def _gather_rows(Xd, train, pos, mean, isc, swn, start, out):
         for j in range(p):
             out[k, j] = (Xd[i, j] - mean[j]) * (isc[j] * rs)
         out[k, p] = rs
+        rout[k] = rs * r[m]
 
 
-def _rows_gram(prob, pos, swn):
+def _rows_gram(prob, pos, swn, r=None):
     """[X~ 1]^T S [X~ 1] over the training rows at positions ``pos`` (standardized
-    coordinates, normalized weights), in row blocks of ``_GRAM_BLOCK``."""
+    coordinates, normalized weights), in row blocks of ``_GRAM_BLOCK``; with residuals
+    ``r`` also [X~ 1]^T S r over them: (G, a)."""
     p, q = prob.p, prob.p + 1
     pre = prob.pre
     X = prob.X
     H = np.zeros((q, q))
+    a = np.zeros(q)
     if pos.shape[0] == 0:
-        return H
+        return H if r is None else (H, a)
     mean = pre.mean if pre.centered else np.zeros(p)
     isc = np.ascontiguousarray(pre.inv_scale, dtype=np.float64)
     pos = np.ascontiguousarray(pos, dtype=np.int64)
     train = np.ascontiguousarray(prob.train, dtype=np.int64)
     swn = np.ascontiguousarray(swn, dtype=np.float64)
+    rr = np.zeros(pos.shape[0]) if r is None else np.ascontiguousarray(r, dtype=np.float64)
     dense = not hasattr(X, "toarray")
     chunk = min(pos.shape[0], _GRAM_BLOCK)
     buf = np.empty((chunk, q))
+    rbuf = np.empty(chunk)
     with single_threaded_blas():
         for start in range(0, pos.shape[0], chunk):
             stop = min(start + chunk, pos.shape[0])
             Xb = buf[: stop - start]
+            rb = rbuf[: stop - start]
             if dense:
-                _gather_rows(X, train, pos, mean, isc, swn, start, Xb)
+                _gather_rows(X, train, pos, mean, isc, swn, rr, start, Xb, rb)
             else:
                 idx = pos[start:stop]
                 Xb[:, :p] = X[train[idx]].toarray()
@@ -369,5 +403,8 @@ def _rows_gram(prob, pos, swn):
                 Xb[:, :p] *= pre.inv_scale
                 Xb[:, p] = 1.0
                 Xb *= np.sqrt(swn[idx])[:, None]
+                rb[:] = np.sqrt(swn[idx]) * rr[idx]
             H += Xb.T @ Xb
-    return H
+            if r is not None:
+                a += Xb.T @ rb
+    return H if r is None else (H, a)
