@@ -242,23 +242,21 @@ class GDHuberRegressor(BaseGD):
 
     def _subsample_newton(self, sub, theta0, tol, cfg):
         """Newton steps on the subsample (they replace ~16 first-order iterations): the
-        full phase's starting point, and the subsample's Gram matrix, which the
-        first-order solver takes as its metric should the full phase hand over to it."""
-        from ._fista import GramArgs
-
+        full phase's starting point, and the subsample's Gram matrix of [X~ 1] (q x q),
+        which the first-order solver takes as its metric should the full phase hand
+        over to it (``_recentred_gram``)."""
         sub_tol = max(tol, 1e-6)
         solver = HuberNewtonSolver(sub_tol, None)
         state = solver.start(sub, theta0)
         TrainingLoop(self, sub, solver, state, max_iter=self.max_iter, history=new_history(),
                      tol=sub_tol, stochastic=False, warn=False).run()
-        p = sub.p
         swn = sub.sw[sub.train] / sub.n_train
         if state.inliers is None:
             G = _rows_gram(sub, np.arange(sub.n_train), swn)
         else:
             # Gram of all rows = the inliers' (kept by the Newton steps) + the outliers'.
             G = state.gram_in + _rows_gram(sub, np.flatnonzero(~state.inliers), swn)
-        return state.x, GramArgs(np.ascontiguousarray(G[:p, :p]), np.zeros(p), 0.0)
+        return state.x, G
 
     def _subsample_size(self, n: int, p: int, newton: bool = False):
         if self.subsample is None:
@@ -331,7 +329,7 @@ class GDHuberRegressor(BaseGD):
         used = 0
         if newton is not None:
             nstate = newton.start(prob, theta0)
-            smooth = (gram, newton.xts)
+            smooth = (_recentred_gram(gram, newton.xts), newton.xts)
             result = TrainingLoop(self, prob, newton, nstate, max_iter=self.max_iter,
                                   history=self.history_, tol=tol, callbacks=cfg.callbacks,
                                   verbose=cfg.verbose, stochastic=False, warn=False).run()
@@ -401,6 +399,23 @@ class GDHuberRegressor(BaseGD):
         cert = self.history_["certificate"]
         self.certificate_ = cert[-1] if cert else 0.0
         return self
+
+
+def _recentred_gram(Gq, xts):
+    """The subsample's Gram matrix of [X~ 1] (q x q, weights summing to one) as the
+    first-order metric's G~, its column means replaced by the full data's ``xts``.
+
+    The metric is [[G~, xts], [xts, 1]]; with the subsample's own G~ and the full data's
+    means it is indefinite when the columns carry offsets (the sampling error of the means,
+    times the offsets), and its Cholesky factorization failed. Re-centred, its Schur
+    complement is the subsample's covariance: positive semi-definite.
+    """
+    from ._fista import GramArgs
+
+    p = xts.shape[0]
+    c = Gq[:p, p]
+    G = Gq[:p, :p] - np.outer(c, c) / max(Gq[p, p], 1e-300) + np.outer(xts, xts)
+    return GramArgs(np.ascontiguousarray(G), np.zeros(p), 0.0)
 
 
 def _fista_state(prob, solver, nstate, smooth):

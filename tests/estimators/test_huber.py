@@ -379,3 +379,25 @@ def test_newton_fit_reports_scale_of_its_residuals():
     ref = _reference(X, y, None)
     f_ref, f_est = _objective(ref, X, y, None), _objective(est, X, y, None)
     assert (f_est - f_ref) / abs(f_ref) <= 1e-9, (f_est, f_ref)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_newton_phase_with_column_offsets(fit_intercept):
+    # Columns with offsets far larger than their spread: the first-order metric built
+    # from the subsample (kept for partial_fit) must stay positive definite (it mixed the
+    # subsample's Gram matrix with the full data's means, and its Cholesky failed), and
+    # the Newton phase must still certify and match HuberRegressor's objective.
+    rng = np.random.RandomState(0)
+    n, p = 30_000, 6
+    X = rng.randn(n, p) * rng.uniform(0.1, 10.0, p) + rng.uniform(-50.0, 50.0, p)
+    y = X @ rng.randn(p) + 5.0 + rng.randn(n)
+    y[rng.rand(n) < 0.08] += 60.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDHuberRegressor(random_state=0, fit_intercept=fit_intercept).fit(X, y)
+    assert est.converged_ and est.certificate_ <= est.tol and est.n_iter_ <= 10
+    ref = _reference(X, y, None, fit_intercept=fit_intercept)
+    f_ref, f_est = _objective(ref, X, y, None), _objective(est, X, y, None)
+    assert (f_est - f_ref) / abs(f_ref) <= 1e-9, (f_est, f_ref)
+    est.partial_fit(X, y)
+    assert _objective(est, X, y, None) <= f_est * (1 + 1e-10)
