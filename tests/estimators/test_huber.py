@@ -318,3 +318,86 @@ def test_newton_phase_matches_sklearn_and_certifies():
     f_before = f_est
     est.partial_fit(X, y, sample_weight=sw)
     assert _objective(est, X, y, sw) <= f_before * (1 + 1e-10)
+
+
+def test_newton_band_sums_match_their_definitions():
+    # The Newton phase keeps the inliers' Gram matrix and the two sums that give its
+    # gradient (sum_in s r [x~ 1], sum_out s sign(r) [x~ 1]) up to date across steps (the
+    # Gram matrix times the step, corrections from the rows that change side) instead of
+    # reading X again: after every step they must equal their definitions at the new
+    # iterate, with offsets in X, weights and zero-weight rows (the non-contiguous path).
+    from ensemblekit.estimators._huber_newton import HuberNewtonSolver
+
+    rng = np.random.RandomState(1)
+    n, p = 4000, 5
+    X = rng.randn(n, p) * np.array([1.0, 5.0, 0.2, 1.0, 2.0]) + 3.0
+    y = X @ rng.randn(p) + 1.0 + rng.randn(n)
+    y[rng.rand(n) < 0.1] += 30.0
+    sw = rng.uniform(0.5, 2.0, n)
+    sw[rng.rand(n) < 0.1] = 0.0
+    est = GDHuberRegressor()
+    cfg = est._gd_config(float(sw.sum()))
+    train = np.flatnonzero(sw > 0)
+    prob = est._problem(X, y, sw, train, cfg, rng)
+    solver = HuberNewtonSolver(1e-10, None)
+    state = solver.start(prob, np.zeros(p + 1))
+    pre = prob.pre
+    swn = prob.sw[train] / prob.n_train
+    Xt = np.hstack([(X[train] - pre.mean) * pre.inv_scale, np.ones((train.size, 1))])
+    steps = 0
+    for _ in range(20):
+        records = solver.run(prob, state, 1, False)
+        if records[-1].converged or records[-1].stalled:
+            break
+        steps += 1
+        r = np.asarray(prob.y, dtype=np.float64)[train] - Xt @ state.x
+        inl = state.side == 0
+        np.testing.assert_allclose(state.gram_in, Xt[inl].T @ (swn[inl, None] * Xt[inl]),
+                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(state.a_in, Xt[inl].T @ (swn[inl] * r[inl]),
+                                   rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(state.out_sum, Xt[~inl].T @ (swn[~inl] * state.side[~inl]),
+                                   rtol=1e-10, atol=1e-12)
+    assert steps >= 2
+    assert records[-1].converged, records[-1]
+
+
+def test_newton_fit_reports_scale_of_its_residuals():
+    # scale_ and outliers_ come from the Newton phase's own X v (no pass over X): they
+    # must agree with the residuals recomputed from coef_ and intercept_.
+    rng = np.random.RandomState(2)
+    n, p = 40_000, 4
+    X = rng.randn(n, p) + 1.0
+    y = X @ rng.randn(p) + rng.randn(n)
+    y[rng.rand(n) < 0.05] -= 25.0
+    est = GDHuberRegressor(random_state=0).fit(X, y)
+    assert est.converged_ and est.certificate_ <= est.tol
+    r = y - X @ est.coef_ - est.intercept_
+    sigma = _optimal_scale(r, np.full(n, 1.0 / n), 1.35, 10 * np.finfo(float).eps, -1.0)
+    assert abs(est.scale_ - sigma) <= 1e-12 * sigma
+    assert np.array_equal(est.outliers_, np.abs(r) > est.epsilon * est.scale_)
+    ref = _reference(X, y, None)
+    f_ref, f_est = _objective(ref, X, y, None), _objective(est, X, y, None)
+    assert (f_est - f_ref) / abs(f_ref) <= 1e-9, (f_est, f_ref)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_newton_phase_with_column_offsets(fit_intercept):
+    # Columns with offsets far larger than their spread: the first-order metric built
+    # from the subsample (kept for partial_fit) must stay positive definite (it mixed the
+    # subsample's Gram matrix with the full data's means, and its Cholesky failed), and
+    # the Newton phase must still certify and match HuberRegressor's objective.
+    rng = np.random.RandomState(0)
+    n, p = 30_000, 6
+    X = rng.randn(n, p) * rng.uniform(0.1, 10.0, p) + rng.uniform(-50.0, 50.0, p)
+    y = X @ rng.randn(p) + 5.0 + rng.randn(n)
+    y[rng.rand(n) < 0.08] += 60.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDHuberRegressor(random_state=0, fit_intercept=fit_intercept).fit(X, y)
+    assert est.converged_ and est.certificate_ <= est.tol and est.n_iter_ <= 10
+    ref = _reference(X, y, None, fit_intercept=fit_intercept)
+    f_ref, f_est = _objective(ref, X, y, None), _objective(est, X, y, None)
+    assert (f_est - f_ref) / abs(f_ref) <= 1e-9, (f_est, f_ref)
+    est.partial_fit(X, y)
+    assert _objective(est, X, y, None) <= f_est * (1 + 1e-10)
