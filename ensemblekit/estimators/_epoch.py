@@ -513,7 +513,6 @@ def _batch_epoch(rd, pre, loss, pen, opt, sched, order, batch_size, p, theta, m,
     return 0
 
 
-@njit(cache=True)
 def run_epoch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta, m, v, avg,
               grad, u, st, fit_intercept, average_start) -> int:
     """Run one pass of per-sample or mini-batch steps over ``order``; return 0, or 1 at
@@ -531,17 +530,49 @@ def run_epoch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta,
     sum_i s_i phi'_i (x_i, 1) in ``grad`` (one more pass over the rows). A full batch is
     not run here but by the solver, one ``_passes.rows_loss_grad`` and one
     ``batch_update`` per epoch, so that its objective can come from the next epoch's pass.
+
+    The kind of epoch is chosen here, in Python, and each kind is its own compiled entry:
+    one compiled dispatcher would compile every kernel (the CSR ones included) on the
+    first dense fit, seconds of cold compile and a larger cache to load on every import.
     """
-    per_sample = opt.code == SGD and batch_size == 1
-    if per_sample and rd.is_sparse:
-        status = _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
-                                   fit_intercept, average_start)
-    elif per_sample:
-        status = _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
-                                  fit_intercept, average_start)
-    else:
-        status = _batch_epoch(rd, pre, loss, pen, opt, sched, order, batch_size, p, theta, m,
-                              v, avg, grad, u, st, fit_intercept, average_start)
+    if opt.code == SGD and batch_size == 1:
+        if rd.is_sparse:
+            return _run_sparse(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad,
+                               u, st, fit_intercept, average_start)
+        return _run_dense(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u,
+                          st, fit_intercept, average_start)
+    return _run_batch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta, m, v,
+                      avg, grad, u, st, fit_intercept, average_start)
+
+
+@njit(cache=True)
+def _run_sparse(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u, st,
+                fit_intercept, average_start):
+    status = _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
+                               fit_intercept, average_start)
+    return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
+
+
+@njit(cache=True)
+def _run_dense(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u, st,
+               fit_intercept, average_start):
+    status = _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
+                              fit_intercept, average_start)
+    return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
+
+
+@njit(cache=True)
+def _run_batch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta, m, v, avg,
+               grad, u, st, fit_intercept, average_start):
+    status = _batch_epoch(rd, pre, loss, pen, opt, sched, order, batch_size, p, theta, m, v,
+                          avg, grad, u, st, fit_intercept, average_start)
+    return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
+
+
+@njit(cache=True, inline="always")
+def _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status):
+    """The status of the epoch: non-finite coefficients count as divergence; with
+    ``LOSS_AFTER``, the loss and raw gradient of the reported iterate."""
     if status != 0:
         return status
     for j in range(p + 1):

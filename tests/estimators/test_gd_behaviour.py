@@ -177,7 +177,9 @@ def test_fortran_input_and_no_copy_of_c_contiguous_float32():
     for est in (GDRegressor(max_iter=2, tol=None, random_state=0),
                 GDRegressor(solver="adam", batch_size=256, max_iter=2, tol=None),
                 GDRidge(max_iter=20), GDElasticNet(alpha=0.01, max_iter=20)):
-        est.fit(X32[:100], y[:100])  # compile outside of the measurement
+        # Compile outside of the measurement (more rows than a batch, so that the
+        # mini-batch kernel, not the full-batch path, is the one compiled).
+        est.fit(X32[:1000], y[:1000])
         tracemalloc.start()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
