@@ -293,6 +293,19 @@ def _catch_up(c, j, total, u, c1, c2, has_l1, has_l2):
         c[j, _SINCE] = total
 
 
+@njit(cache=True, inline="always")
+def _prefetch_ahead(data, indices, indptr, order, k, n, c, prefetch, prefetch_table):
+    """Request the CSR row of a shuffled order ahead (``prefetch``), and the table rows of
+    the stored entries of the row TABLE_AHEAD steps ahead (``prefetch_table``: a table
+    larger than the L2 cache is read at random)."""
+    if prefetch:
+        prefetch_csr_ahead(data, indices, indptr, order, k, n)
+    if prefetch_table and k + TABLE_AHEAD < n:
+        a = order[k + TABLE_AHEAD]
+        for r in range(indptr[a], indptr[a + 1]):
+            prefetch_row(c, indices[r])
+
+
 # The same loop as ``_sgd_sparse_epoch`` for its common case (lazy penalty, no centred
 # column, constant rate, no averaging), without the branches and loops that case never
 # takes: 76 -> 56 ms of CPU for an epoch on CSR 1,000,000 x 10,000 (l2).
@@ -306,12 +319,7 @@ def _sgd_sparse_lazy_epoch(data, indices, indptr, y, sw, code, eps, quant, order
     prefetch_table = c.shape[0] * _COLS * 8 > TABLE_PREFETCH_BYTES
     for k in range(n):
         i = order[k]
-        if prefetch:
-            prefetch_csr_ahead(data, indices, indptr, order, k, n)
-        if prefetch_table and k + TABLE_AHEAD < n:
-            ahead = order[k + TABLE_AHEAD]
-            for r in range(indptr[ahead], indptr[ahead + 1]):
-                prefetch_row(c, indices[r])
+        _prefetch_ahead(data, indices, indptr, order, k, n, c, prefetch, prefetch_table)
         lo = indptr[i]
         hi = indptr[i + 1]
         z = 0.0
@@ -370,17 +378,10 @@ def _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, q, st,
         t += steps
         n = 0  # done: only the final catch-up below remains
     prefetch = not is_increasing(order)
-    # A table larger than the L2 cache is read at random: its rows for the stored entries
-    # of the row TABLE_AHEAD steps ahead are requested now.
     prefetch_table = p * _COLS * 8 > TABLE_PREFETCH_BYTES
     for k in range(n):
         i = order[k]
-        if prefetch:
-            prefetch_csr_ahead(data, indices, indptr, order, k, n)
-        if prefetch_table and k + TABLE_AHEAD < n:
-            a = order[k + TABLE_AHEAD]
-            for r in range(indptr[a], indptr[a + 1]):
-                prefetch_row(c, indices[r])
+        _prefetch_ahead(data, indices, indptr, order, k, n, c, prefetch, prefetch_table)
         lr = sched.lr0 if const_lr else _scheduled_rate(sched, t, epoch + k / n)
         lo = indptr[i]
         hi = indptr[i + 1]
@@ -531,45 +532,22 @@ def run_epoch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta,
     not run here but by the solver, one ``_passes.rows_loss_grad`` and one
     ``batch_update`` per epoch, so that its objective can come from the next epoch's pass.
 
-    The kind of epoch is chosen here, in Python, and each kind is its own compiled entry:
-    one compiled dispatcher would compile every kernel (the CSR ones included) on the
-    first dense fit, seconds of cold compile and a larger cache to load on every import.
+    The kind of epoch is chosen here, in Python, and its kernel and the common tail are
+    called as compiled entries of their own: one compiled dispatcher would compile every
+    kernel (the CSR ones included) on the first dense fit, seconds of cold compile and a
+    larger cache to load on every import.
     """
     if opt.code == SGD and batch_size == 1:
-        if rd.is_sparse:
-            return _run_sparse(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad,
-                               u, st, fit_intercept, average_start)
-        return _run_dense(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u,
-                          st, fit_intercept, average_start)
-    return _run_batch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta, m, v,
-                      avg, grad, u, st, fit_intercept, average_start)
-
-
-@njit(cache=True)
-def _run_sparse(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u, st,
-                fit_intercept, average_start):
-    status = _sgd_sparse_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
-                               fit_intercept, average_start)
+        kernel = _sgd_sparse_epoch if rd.is_sparse else _sgd_dense_epoch
+        status = kernel(rd, pre, loss, pen, sched, order, p, theta, avg, v, st, fit_intercept,
+                        average_start)
+    else:
+        status = _batch_epoch(rd, pre, loss, pen, opt, sched, order, batch_size, p, theta, m,
+                              v, avg, grad, u, st, fit_intercept, average_start)
     return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
 
 
 @njit(cache=True)
-def _run_dense(rd, pre, loss, pen, sched, order, rows, p, theta, avg, v, grad, u, st,
-               fit_intercept, average_start):
-    status = _sgd_dense_epoch(rd, pre, loss, pen, sched, order, p, theta, avg, v, st,
-                              fit_intercept, average_start)
-    return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
-
-
-@njit(cache=True)
-def _run_batch(rd, pre, loss, pen, opt, sched, order, rows, batch_size, p, theta, m, v, avg,
-               grad, u, st, fit_intercept, average_start):
-    status = _batch_epoch(rd, pre, loss, pen, opt, sched, order, batch_size, p, theta, m, v,
-                          avg, grad, u, st, fit_intercept, average_start)
-    return _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status)
-
-
-@njit(cache=True, inline="always")
 def _finish_epoch(rd, pre, loss, rows, p, theta, avg, grad, u, st, status):
     """The status of the epoch: non-finite coefficients count as divergence; with
     ``LOSS_AFTER``, the loss and raw gradient of the reported iterate."""
