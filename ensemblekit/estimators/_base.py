@@ -144,29 +144,25 @@ class BaseGD(RegressorMixin, BaseEstimator):
             y_numeric=True, multi_output=True, ensure_min_samples=2,
             ensure_all_finite=not defer,
         )
-        if y.ndim == 2 and y.shape[1] != 1 and self._multi_output:
-            if not np.isfinite(y).all():
-                raise ValueError(f"y does not fit in {X.dtype} (non-finite after conversion).")
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                      ensure_non_negative=True)
-            if not sw.sum() > 0:
-                raise ValueError("The total sample weight is zero: nothing to fit.")
-            if defer:
-                self._check_finite_x(X)
-            return X, np.ascontiguousarray(y, dtype=X.dtype), sw, True
-        if y.ndim == 2 and y.shape[1] != 1:
+        multi = y.ndim == 2 and y.shape[1] != 1
+        if multi and not self._multi_output:
             raise ValueError(
                 f"{type(self).__name__} does not support multi-output targets: y has shape "
                 f"{y.shape}, expected a 1D array. Fit one estimator per column, e.g. with "
                 "sklearn.multioutput.MultiOutputRegressor."
             )
-        y = column_or_1d(y, warn=True)
+        if not multi:
+            y = column_or_1d(y, warn=True)
         y = np.ascontiguousarray(y, dtype=X.dtype)
         if not np.isfinite(y).all():
             raise ValueError(f"y does not fit in {X.dtype} (non-finite after conversion).")
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("The total sample weight is zero: nothing to fit.")
+        if multi and defer:
+            # The K-output solver reads X without the stochastic kernels' deferred check.
+            self._check_finite_x(X)
+            defer = False
         return X, y, sw, not defer
 
     @staticmethod

@@ -158,7 +158,7 @@ class MatrixFistaSolver:
                 out[p] = 0.0
             return out
 
-        def certificate(T, Z, G, D, F, kkt0):
+        def certificate(T, G, D, F, kkt0):
             if not has_dual:
                 sub = G[:p] + l2 * T[:p]
                 W = T[:p]
@@ -191,7 +191,7 @@ class MatrixFistaSolver:
             kkt0 = max(float(np.max(np.abs(Gy))) if Gy.size else 0.0, 1e-300)
         t = 1.0
         result = MatrixResult(x, 0, False, float("inf"), start_objective=start)
-        cert = certificate(yk, Zy, Gy, Dy, fy + pen_value(yk), kkt0)
+        cert = certificate(yk, Gy, Dy, fy + pen_value(yk), kkt0)
         if self.tol is not None and cert <= self.tol:
             result.certificate = cert
             result.converged = True
@@ -233,7 +233,7 @@ class MatrixFistaSolver:
             fy = data_value(Zy)
             Gy, Dy = grad(Zy)
             Fy = fy + pen_value(yk)
-            cert = certificate(yk, Zy, Gy, Dy, Fy, kkt0)
+            cert = certificate(yk, Gy, Dy, Fy, kkt0)
             result.objective.append(Fx)
             result.certificates.append(cert)
             result.n_iter = it
@@ -254,11 +254,6 @@ class MatrixFistaSolver:
                 f"certificate {cert:.3g}. Increase max_iter, or tol if the solver stalled.",
                 ConvergenceWarning, stacklevel=3)
         return result
-
-
-def weights_on_rows(sw: np.ndarray) -> np.ndarray:
-    """Sample weights normalized to sum one (zero-weight rows stay at zero)."""
-    return np.asarray(sw, dtype=np.float64) / float(np.sum(sw))
 
 
 def as_design_input(X):

@@ -68,7 +68,8 @@ def fit_multi_output(est, X, Y: np.ndarray, sw: np.ndarray, cfg, coef_init,
     design = ImplicitDesign(as_design_input(X), mean, pre.inv_scale, fit_intercept)
     T0 = _start(est, pre, p, K, y_mean, coef_init, intercept_init)
     solver = MatrixFistaSolver(cfg.tol, cfg.max_iter, cfg.learning_rate_init)
-    res = solver.solve(design, Yc, w, Datafit(cfg.datafit.loss, n_outputs=K), penalty, T0)
+    datafit = Datafit(cfg.datafit.loss, cfg.datafit.epsilon, cfg.datafit.quantile, K)
+    res = solver.solve(design, Yc, w, datafit, penalty, T0)
     coef = (y_scale * res.T[:p] * pre.inv_scale[:, None]).T
     intercept = (y_mean + y_scale * res.T[p] - coef @ mean) if fit_intercept else np.zeros(K)
     est.coef_ = coef.astype(X.dtype)
